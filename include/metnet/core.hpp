@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Umbrella header for metnet/core: types, errors, random numbers.
+
+#include "metnet/core/error.hpp"
+#include "metnet/core/random.hpp"
+#include "metnet/core/types.hpp"
