@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Every tuned parameter of the parametric event and detector simulation.
+//
+// Defaults reproduce ATLAS Run-2 MC16 ttbar feature statistics and the
+// working-point resolution profiles of Z -> mu mu, WW and ttbar (see
+// docs/simulation.md for the comparison tables and the command that
+// regenerates them). Energies in GeV, angles in radians. Leaves out the
+// generator code (simulation/event_generator.hpp).
+// References: ATLAS JER, arXiv:2007.02645; muon performance, arXiv:1603.05598;
+// electron performance, arXiv:1908.00005; JVT, arXiv:1510.03823;
+// fJVT, arXiv:1705.02211.
+
+#include <array>
+#include <cmath>
+#include <string>
+
+#include "metnet/core/error.hpp"
+#include "metnet/simulation/process.hpp"
+
+namespace metnet {
+
+// How the mean number of interactions per crossing (mu) is drawn per event.
+enum class MuProfile {
+  run2_gaussian,  // N(mean, sigma) truncated to [low, high]: Run-2-like
+  uniform,        // uniform in [low, high]: for resolution-versus-mu profiles
+  fixed,          // always `mean`
+};
+
+struct PileupConfig {
+  MuProfile profile = MuProfile::run2_gaussian;
+  double mean = 38.3;  // reproduces the ATLAS ttbar ActMu = 38.26 +- 12.72
+  double sigma = 12.7;
+  double low = 5.0;  // for run2_gaussian; set [10, 60] for uniform profiles
+  double high = 80.0;
+
+  // Vertices with >= 2 tracks: 1 + Binomial(N_PU, eff_2), eff_2 = a - b mu
+  // (vertex merging makes the growth sub-linear), floored at eff_2_min.
+  double vertex_eff_2_const = 0.648;
+  double vertex_eff_2_slope = 0.0037;
+  double vertex_eff_2_min = 0.2;
+  double vertex_eff_4 = 0.88;  // share of those vertices with >= 4 tracks
+
+  // Pile-up jets (pT > 20 GeV, |eta| < 4.5): Poisson(a mu + b mu^2), pT = 20 + Exp(mean).
+  double jets_linear = 0.0054;
+  double jets_quadratic = 5.3e-4;
+  double jet_pt_mean = 6.0;
+  double jet_eta_max = 4.5;
+};
+
+// Initial-state radiation, soft recoil and underlying activity of one process.
+struct ProcessTuning {
+  double isr_mean_count = 3.6;  // Poisson mean of ISR partons
+  double isr_pt_min = 8.0;      // Pareto x_min
+  double isr_alpha = 1.35;      // Pareto index; larger is a softer spectrum
+  double soft_recoil_sigma = 7.0;  // per-axis width of the soft recoil k
+  double soft_sum_et_mean = 80.0;  // mean of the hard-scatter soft sum ET, Gamma(3)
+};
+
+struct JetConfig {
+  // JER: sigma/pT = sqrt((N/pT)^2 + S^2/pT + C^2), N^2 = N0^2 + n_pu mu.
+  // Index 0: |eta| < 2.5, index 1: |eta| >= 2.5.
+  std::array<double, 2> noise = {2.0, 3.0};
+  std::array<double, 2> noise_per_mu = {0.25, 0.45};
+  std::array<double, 2> stochastic = {0.70, 1.0};
+  std::array<double, 2> constant = {0.05, 0.06};
+
+  double isr_eta_sigma = 2.2;  // ISR parton eta ~ N(0, sigma), |eta| < 4.9
+  double fsr_probability = 0.2;  // quark jets above 30 GeV split off a gluon jet
+  double out_of_cone_mean = 0.03;  // pT fraction lost to the soft term, N(mean, 0.05) >= 0
+  double out_of_cone_sigma = 0.05;
+  double charged_fraction_mean = 0.55;  // PV-track pT share, N(mean, sigma) in [0.05, 1]
+  double charged_fraction_sigma = 0.17;
+  double b_semileptonic_probability = 0.22;
+
+  double jvt_pass_hard_scatter = 0.97;
+  double jvt_pass_pileup = 0.12;  // effective value that sets the Tight mu-slope in Z -> mu mu
+  double fjvt_pass_hard_scatter = 0.90;
+  double fjvt_pass_pileup = 0.45;
+  double jvt_cut = 0.2;   // PFlow Loose/Tight JVT cut
+  double fjvt_cut = 0.5;  // fJVT Medium
+
+  // Jets with a calibrated pT below this are never passed to METMaker.
+  double min_pt_passed = 20.0;
+
+  // Per light or gluon jet in |eta| < 2.37 above 30 GeV: chance to split off
+  // an isolated photon carrying a U(0.5, 1) share of its pT.
+  double photon_split_probability = 0.004;
+};
+
+struct LeptonConfig {
+  double muon_eff_barrel = 0.97;  // |eta| < 2.5
+  double muon_eff_forward = 0.90;  // 2.5 <= |eta| < 2.7
+  double electron_eff = 0.90;
+  double photon_eff = 0.85;
+  double pt_min = 10.0;
+  double photon_pt_min = 25.0;
+};
+
+struct SoftTermConfig {
+  // Track soft term (TST): f_eta f_ch s_true + N(0, track_noise_per_mu mu +
+  // track_noise_per_sum_et sum_et_hs) per axis.
+  double central_fraction = 0.85;  // f_eta
+  double charged_fraction = 0.55;  // f_ch
+  double track_noise_per_mu = 0.6;
+  double track_noise_per_sum_et = 0.35;
+  double track_sum_et_scale = 0.45;  // TST sum ET = scale * sum_et_hs + track_sum_et_per_mu * mu
+  double track_sum_et_per_mu = 0.3;
+
+  // Cluster soft term (CST): response s_true + N(0, c0 + c_mu mu + c_s sum_et_hs).
+  double cluster_response = 0.85;
+  double cluster_noise_const = 10.0;
+  double cluster_noise_per_mu = 6.0;
+  double cluster_noise_per_sum_et = 0.15;
+  double cluster_sum_et_per_interaction = 6.0;  // Gamma(N_PU, this) added to CST sum ET
+  double constituent_scale = 0.70;  // non-hard jets enter the CST at this share of pT
+
+  double significance_sigma = 10.0;  // TST resolution per axis in the significance
+  double track_pt_mean = 2.9;  // mean PV track pT for PV_NTracks
+};
+
+struct StopConfig {
+  double stop_mass = 1200.0;
+  double neutralino_mass = 100.0;
+};
+
+struct SimulationConfig {
+  PileupConfig pileup;
+  JetConfig jets;
+  LeptonConfig leptons;
+  SoftTermConfig soft;
+  StopConfig stop;
+
+  ProcessTuning ttbar{3.6, 8.0, 1.35, 7.0, 80.0};  // also used for the stop pairs
+  ProcessTuning ww{2.5, 8.0, 1.45, 6.0, 60.0};
+  ProcessTuning zmumu{1.7, 8.0, 2.3, 6.0, 50.0};
+  ProcessTuning wlnu{1.7, 8.0, 2.3, 6.0, 50.0};
+
+  // Sum_JetPU: pass the signed eta to the pile-up probability table, as the
+  // R21 METNet tool did, so jets with eta < -2.4 take the central branch.
+  bool signed_eta_pileup_probability = true;
+
+  const ProcessTuning& tuning(Process process) const noexcept {
+    switch (process) {
+      case Process::ww:
+        return ww;
+      case Process::zmumu:
+        return zmumu;
+      case Process::wlnu:
+        return wlnu;
+      case Process::ttbar:
+      case Process::stop_pair:
+        break;
+    }
+    return ttbar;
+  }
+
+  // Throws ConfigError naming the first invalid field.
+  void validate() const {
+    const auto require = [](bool ok, const std::string& field, const std::string& expected, double found) {
+      if (!ok) {
+        throw ConfigError("SimulationConfig." + field + ": expected " + expected + ", found " +
+                          std::to_string(found));
+      }
+    };
+    require(pileup.low >= 0.0 && pileup.high >= pileup.low, "pileup.low/high", "0 <= low <= high", pileup.low);
+    require(pileup.mean >= 0.0 && std::isfinite(pileup.mean), "pileup.mean", "a finite value >= 0", pileup.mean);
+    require(pileup.sigma > 0.0 || pileup.profile != MuProfile::run2_gaussian, "pileup.sigma", "> 0", pileup.sigma);
+    if (pileup.profile == MuProfile::run2_gaussian) {
+      // The truncated normal is drawn by rejection, so the window must hold
+      // some of its probability.
+      require(pileup.high > pileup.mean - 5.0 * pileup.sigma && pileup.low < pileup.mean + 5.0 * pileup.sigma,
+              "pileup.low/high", "a window within 5 sigma of the mean", pileup.low);
+    }
+    require(jets.min_pt_passed >= 0.0, "jets.min_pt_passed", ">= 0", jets.min_pt_passed);
+    require(stop.stop_mass > stop.neutralino_mass + 180.0, "stop.stop_mass",
+            "a stop mass above the neutralino mass plus 180 GeV (on-shell top)", stop.stop_mass);
+    for (const ProcessTuning* t : {&ttbar, &ww, &zmumu, &wlnu}) {
+      require(t->isr_alpha > 0.0, "isr_alpha", "> 0", t->isr_alpha);
+      require(t->isr_pt_min > 0.0, "isr_pt_min", "> 0", t->isr_pt_min);
+      require(t->soft_sum_et_mean >= 0.0, "soft_sum_et_mean", ">= 0", t->soft_sum_et_mean);
+    }
+  }
+};
+
+}  // namespace metnet
