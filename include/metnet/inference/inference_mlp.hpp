@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// InferenceMlp: the fast forward pass of a METNet MLP, separate from the
+// training code. It is built once from MlpWeights, which it validates, and
+// then predicts without allocating:
+//   metnet::InferenceMlp<float> net(weights);
+//   auto workspace = net.make_workspace();        // one per thread
+//   net.predict(event, output, workspace);        // one event, noexcept
+//   net.predict(batch, outputs, workspace);       // one row per event
+// The network is immutable after construction, so one object can serve many
+// threads as long as each thread has its own Workspace.
+//
+// Each hidden block (Linear, activation, LayerNorm) runs as one pass: the
+// matrix product keeps its outputs in registers, adds the bias, and the
+// activation and normalisation follow while the row is still in L1. Weights
+// are stored transposed and cut into column blocks (detail/kernels.hpp).
+//
+// WeightStorage = BFloat16 stores the weights in 16 bits and accumulates in
+// float; that halves the weight traffic, which bounds the single-event time.
+//
+// Left out: preprocessing (rotation, standardisation) and the inverse
+// transform of the outputs, which belong to the model layer.
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "metnet/core/error.hpp"
+#include "metnet/core/types.hpp"
+#include "metnet/inference/bfloat16.hpp"
+#include "metnet/inference/detail/kernels.hpp"
+#include "metnet/nn/mlp_weights.hpp"
+
+namespace metnet {
+
+template <class T = float, class WeightStorage = T>
+class InferenceMlp {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "InferenceMlp supports float and double");
+  static_assert(std::is_same_v<WeightStorage, T> || (std::is_same_v<WeightStorage, BFloat16> && std::is_same_v<T, float>),
+                "weights are stored as the scalar type itself or, for float, as BFloat16");
+
+  template <class U>
+  using AlignedVector = std::vector<U, Eigen::aligned_allocator<U>>;
+
+ public:
+  using Scalar = T;
+
+  // Events per pass of the batched path: two buffers of this many rows of
+  // the widest layer stay in L2 (2 x 96 x 512 floats = 384 KiB for width 512).
+  static constexpr Index default_tile_rows = 96;
+
+  // Scratch memory for one thread: two activation buffers of tile_rows rows.
+  class Workspace {
+   public:
+    Workspace() = default;
+
+    Index tile_rows() const noexcept { return tile_rows_; }
+
+   private:
+    friend class InferenceMlp;
+
+    Workspace(Index tile_rows, Index stride)
+        : tile_rows_(tile_rows), stride_(stride),
+          first_(static_cast<std::size_t>(tile_rows * stride), T(0)),
+          second_(static_cast<std::size_t>(tile_rows * stride), T(0)) {}
+
+    Index tile_rows_ = 0;
+    Index stride_ = 0;
+    AlignedVector<T> first_;
+    AlignedVector<T> second_;
+  };
+
+  // Validates `weights` (ShapeError on a wrong shape) and packs them.
+  // tile_rows sets how many events the batched path processes per pass.
+  explicit InferenceMlp(const MlpWeights<T>& weights, Index tile_rows = default_tile_rows)
+      : config_(weights.config), tile_rows_(tile_rows), eps_(static_cast<T>(weights.config.layer_norm_eps)) {
+    weights.validate();
+    if (tile_rows <= 0) {
+      throw ConfigError("InferenceMlp: tile_rows must be positive, found " + std::to_string(tile_rows));
+    }
+    if (!(weights.config.layer_norm_eps > 0.0)) {
+      throw ConfigError("InferenceMlp: layer_norm_eps must be positive, found " +
+                        std::to_string(weights.config.layer_norm_eps));
+    }
+
+    std::size_t panel_size = 0;
+    std::size_t bias_size = 0;
+    for (const auto& linear : weights.linear) {
+      const Index padded = detail::round_up(linear.weight.rows(), lanes);
+      layers_.push_back({static_cast<Index>(panel_size), static_cast<Index>(bias_size), linear.weight.cols(),
+                         linear.weight.rows(), padded});
+      panel_size += static_cast<std::size_t>(linear.weight.cols() * padded);
+      bias_size += static_cast<std::size_t>(padded);
+      stride_ = std::max(stride_, padded);
+    }
+
+    panels_.assign(panel_size, WeightStorage{});
+    biases_.assign(bias_size, T(0));
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const LayerInfo& layer = layers_[i];
+      detail::pack_linear<WeightStorage, T>(weights.linear[i].weight, panels_.data() + layer.panel_offset);
+      std::copy_n(weights.linear[i].bias.data(), layer.outputs, biases_.data() + layer.bias_offset);
+    }
+    for (const auto& norm : weights.norm) {
+      gammas_.insert(gammas_.end(), norm.gamma.data(), norm.gamma.data() + norm.gamma.size());
+      betas_.insert(betas_.end(), norm.beta.data(), norm.beta.data() + norm.beta.size());
+    }
+  }
+
+  const MlpConfig& config() const noexcept { return config_; }
+  Index inputs() const noexcept { return config_.inputs; }
+  Index outputs() const noexcept { return config_.outputs; }
+
+  Workspace make_workspace() const { return Workspace(tile_rows_, stride_); }
+
+  // Predicts one event: reads inputs() values from `input` and writes
+  // outputs() values to `output`. Does not allocate. `workspace` must come
+  // from make_workspace() of this network (checked by eigen_assert only).
+  void predict(const T* input, T* output, Workspace& workspace) const noexcept {
+    eigen_assert(workspace.stride_ >= stride_ && workspace.tile_rows_ >= 1);
+    const T* x = input;
+    T* buffers[2] = {workspace.first_.data(), workspace.second_.data()};
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      T* y = buffers[i % 2];
+      detail::dense_row(packed(i), x, y);
+      finish_rows(i, y, 1, 0);
+      x = y;
+    }
+    std::copy_n(x, config_.outputs, output);
+  }
+
+  // Predicts one event with size checks; throws ShapeError on a size mismatch.
+  void predict(std::span<const T> input, std::span<T> output, Workspace& workspace) const {
+    check_size("input", static_cast<Index>(input.size()), config_.inputs);
+    check_size("output", static_cast<Index>(output.size()), config_.outputs);
+    predict(input.data(), output.data(), workspace);
+  }
+
+  // Predicts a batch, one row per event. `output` must have input.rows()
+  // rows and outputs() columns; throws ShapeError otherwise. Does not allocate.
+  void predict(ConstMatrixRef<T> input, MatrixRef<T> output, Workspace& workspace) const {
+    check_batch(input, output);
+    if (workspace.stride_ < stride_ || workspace.tile_rows_ < 1) {
+      throw ConfigError("InferenceMlp: the workspace was made for another network; call make_workspace() on this one");
+    }
+    predict_rows(input, output, workspace);
+  }
+
+  // Predicts a batch and returns the outputs (allocates the result).
+  Matrix<T> predict(ConstMatrixRef<T> input, Workspace& workspace) const {
+    Matrix<T> output(input.rows(), config_.outputs);
+    predict(input, output, workspace);
+    return output;
+  }
+
+  // Predicts a batch on `threads` std::threads, each with its own workspace
+  // and a contiguous range of rows. threads <= 1 runs in the caller's thread.
+  void predict_parallel(ConstMatrixRef<T> input, MatrixRef<T> output, int threads) const {
+    check_batch(input, output);
+    const Index rows = input.rows();
+    const Index workers = std::clamp<Index>(threads, 1, std::max<Index>(1, rows));
+    if (workers == 1) {
+      Workspace workspace = make_workspace();
+      predict_rows(input, output, workspace);
+      return;
+    }
+
+    const Index rows_per_worker = (rows + workers - 1) / workers;
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<std::size_t>(workers));
+    for (Index worker = 0; worker < workers; ++worker) {
+      const Index first = worker * rows_per_worker;
+      const Index count = std::min(rows_per_worker, rows - first);
+      if (count <= 0) {
+        break;
+      }
+      pool.emplace_back([this, &input, &output, first, count] {
+        Workspace workspace = make_workspace();
+        predict_rows(input.middleRows(first, count), output.middleRows(first, count), workspace);
+      });
+    }
+    for (auto& thread : pool) {
+      thread.join();
+    }
+  }
+
+ private:
+  static constexpr Index lanes = detail::packet_size<T>;
+
+  struct LayerInfo {
+    Index panel_offset;
+    Index bias_offset;
+    Index inputs;
+    Index outputs;
+    Index padded_outputs;
+  };
+
+  detail::PackedLayer<T, WeightStorage> packed(std::size_t i) const noexcept {
+    const LayerInfo& layer = layers_[i];
+    return {panels_.data() + layer.panel_offset, biases_.data() + layer.bias_offset, layer.inputs, layer.outputs,
+            layer.padded_outputs};
+  }
+
+  // Activation and layer normalisation on the rows of a hidden layer's output.
+  void finish_rows(std::size_t layer, T* y, Index rows, Index stride) const noexcept {
+    if (layer + 1 == layers_.size()) {
+      return;  // the output head is linear
+    }
+    const Index width = config_.width;
+    const T* gamma = config_.layer_norm ? gammas_.data() + static_cast<Index>(layer) * width : nullptr;
+    const T* beta = config_.layer_norm ? betas_.data() + static_cast<Index>(layer) * width : nullptr;
+    for (Index row = 0; row < rows; ++row) {
+      detail::activate_normalise(y + row * stride, width, config_.activation, gamma, beta, eps_);
+    }
+  }
+
+  void predict_rows(ConstMatrixRef<T> input, MatrixRef<T> output, Workspace& workspace) const noexcept {
+    T* buffers[2] = {workspace.first_.data(), workspace.second_.data()};
+    const Index stride = workspace.stride_;
+    for (Index start = 0; start < input.rows(); start += workspace.tile_rows_) {
+      const Index rows = std::min(workspace.tile_rows_, input.rows() - start);
+      const T* x = input.data() + start * input.outerStride();
+      Index x_stride = input.outerStride();
+      for (std::size_t i = 0; i < layers_.size(); ++i) {
+        T* y = buffers[i % 2];
+        detail::dense_rows(packed(i), rows, x, x_stride, y, stride);
+        finish_rows(i, y, rows, stride);
+        x = y;
+        x_stride = stride;
+      }
+      for (Index row = 0; row < rows; ++row) {
+        std::copy_n(x + row * x_stride, config_.outputs, output.row(start + row).data());
+      }
+    }
+  }
+
+  void check_batch(const ConstMatrixRef<T>& input, const MatrixRef<T>& output) const {
+    check_size("input columns", input.cols(), config_.inputs);
+    check_size("output columns", output.cols(), config_.outputs);
+    if (output.rows() != input.rows()) {
+      throw ShapeError("InferenceMlp::predict: output has " + std::to_string(output.rows()) +
+                       " rows but the input has " + std::to_string(input.rows()) +
+                       " events; size the output to one row per event");
+    }
+  }
+
+  static void check_size(const char* what, Index found, Index expected) {
+    if (found != expected) {
+      throw ShapeError(std::string("InferenceMlp::predict: ") + what + ": expected " + std::to_string(expected) +
+                       ", found " + std::to_string(found));
+    }
+  }
+
+  MlpConfig config_;
+  Index tile_rows_;
+  T eps_;
+  Index stride_ = 0;  // widest padded layer output, the row stride of the workspace
+  std::vector<LayerInfo> layers_;
+  AlignedVector<WeightStorage> panels_;
+  AlignedVector<T> biases_;
+  std::vector<T> gammas_;
+  std::vector<T> betas_;
+};
+
+// bf16-stored weights, float arithmetic.
+using Bf16InferenceMlp = InferenceMlp<float, BFloat16>;
+
+}  // namespace metnet
