@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The node of a metnet::Tape: a matrix value, the gradient of the tape's root
+// with respect to it, and the forward and backward rules of one operation.
+//
+// Each node owns its buffers, so a graph that is replayed with the same batch
+// shape reuses them and does not allocate. Leaves (inputs, parameters) have
+// no rules. A parameter leaf reads and accumulates into the Parameter<T> it
+// wraps instead of owning buffers.
+
+#include "metnet/autodiff/parameter.hpp"
+#include "metnet/core/types.hpp"
+
+namespace metnet {
+
+template <class T>
+class Tape;
+
+namespace detail {
+
+template <class T>
+class Node {
+ public:
+  explicit Node(const Tape<T>* owner) noexcept : owner_(owner) {}
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  virtual ~Node() = default;
+
+  // Recompute value() from the inputs' values.
+  virtual void forward() {}
+
+  // Add this node's gradient, propagated through its operation, to the
+  // gradients of the inputs that require one.
+  virtual void backward() {}
+
+  const Matrix<T>& value() const noexcept { return *value_; }
+  Matrix<T>& value() noexcept { return *value_; }
+  const Matrix<T>& grad() const noexcept { return *grad_; }
+  Matrix<T>& grad() noexcept { return *grad_; }
+
+  const Tape<T>* owner() const noexcept { return owner_; }
+  void set_owner(const Tape<T>* owner) noexcept { owner_ = owner; }
+  bool requires_grad() const noexcept { return requires_grad_; }
+  bool is_input() const noexcept { return is_input_; }
+  bool has_grad() const noexcept { return has_grad_; }
+
+  // Forget the gradient of the previous backward pass. A parameter keeps
+  // accumulating into Parameter::grad, which only zero_grad clears.
+  void begin_backward() {
+    if (parameter_ != nullptr) {
+      if (parameter_->grad.rows() != parameter_->value.rows() ||
+          parameter_->grad.cols() != parameter_->value.cols()) {
+        parameter_->zero_grad();
+      }
+      has_grad_ = true;
+    } else {
+      has_grad_ = false;
+    }
+  }
+
+  // Set the gradient to expression on the first contribution of a backward
+  // pass and add to it afterwards, so that no pass needs to zero the buffers.
+  template <class Expression>
+  void accumulate_grad(const Expression& expression) {
+    if (has_grad_) {
+      *grad_ += expression;
+    } else {
+      *grad_ = expression;
+      has_grad_ = true;
+    }
+  }
+
+  // The same for a matrix product lhs * rhs, evaluated by Eigen's GEMM
+  // straight into the gradient buffer. Neither factor may be this gradient.
+  template <class Lhs, class Rhs>
+  void accumulate_grad_product(const Lhs& lhs, const Rhs& rhs) {
+    if (has_grad_) {
+      grad_->noalias() += lhs * rhs;
+    } else {
+      grad_->noalias() = lhs * rhs;
+      has_grad_ = true;
+    }
+  }
+
+  // Return the gradient buffer for a kernel that writes it row by row: the
+  // caller adds to it if has_grad() was true before the call, and assigns to
+  // it otherwise (the buffer is then sized rows x cols but not cleared).
+  Matrix<T>& start_grad(Index rows, Index cols) {
+    if (!has_grad_) {
+      grad_->resize(rows, cols);
+      has_grad_ = true;
+    }
+    return *grad_;
+  }
+
+  void set_requires_grad(bool requires_grad) noexcept { requires_grad_ = requires_grad; }
+  void mark_input() noexcept { is_input_ = true; }
+
+  void bind_parameter(Parameter<T>& parameter) noexcept {
+    parameter_ = &parameter;
+    value_ = &parameter.value;
+    grad_ = &parameter.grad;
+    requires_grad_ = true;
+  }
+
+ private:
+  const Tape<T>* owner_;
+  Matrix<T> own_value_;
+  Matrix<T> own_grad_;
+  Matrix<T>* value_ = &own_value_;
+  Matrix<T>* grad_ = &own_grad_;
+  Parameter<T>* parameter_ = nullptr;
+  bool requires_grad_ = false;
+  bool is_input_ = false;
+  bool has_grad_ = false;
+};
+
+}  // namespace detail
+}  // namespace metnet
