@@ -65,7 +65,7 @@ struct JetConfig {
   std::array<double, 2> stochastic = {0.70, 1.0};
   std::array<double, 2> constant = {0.05, 0.06};
 
-  double isr_eta_sigma = 2.2;  // ISR parton eta ~ N(0, sigma), |eta| < 4.9
+  double isr_eta_sigma = 2.5;  // ISR parton eta ~ N(0, sigma), |eta| < 4.9
   double fsr_probability = 0.2;  // quark jets above 30 GeV split off a gluon jet
   double out_of_cone_mean = 0.03;  // pT fraction lost to the soft term, N(mean, 0.05) >= 0
   double out_of_cone_sigma = 0.05;
@@ -85,7 +85,7 @@ struct JetConfig {
 
   // Per light or gluon jet in |eta| < 2.37 above 30 GeV: chance to split off
   // an isolated photon carrying a U(0.5, 1) share of its pT.
-  double photon_split_probability = 0.004;
+  double photon_split_probability = 0.017;
 };
 
 struct LeptonConfig {
@@ -104,19 +104,23 @@ struct SoftTermConfig {
   double charged_fraction = 0.55;  // f_ch
   double track_noise_per_mu = 0.6;
   double track_noise_per_sum_et = 0.35;
-  double track_sum_et_scale = 0.45;  // TST sum ET = scale * sum_et_hs + track_sum_et_per_mu * mu
+  double track_sum_et_scale = 0.52;  // TST sum ET = scale * sum_et_hs + track_sum_et_per_mu * mu
   double track_sum_et_per_mu = 0.3;
 
   // Cluster soft term (CST): response s_true + N(0, c0 + c_mu mu + c_s sum_et_hs).
   double cluster_response = 0.85;
-  double cluster_noise_const = 10.0;
+  double cluster_noise_const = 25.0;
   double cluster_noise_per_mu = 6.0;
   double cluster_noise_per_sum_et = 0.15;
   double cluster_sum_et_per_interaction = 6.0;  // Gamma(N_PU, this) added to CST sum ET
   double constituent_scale = 0.70;  // non-hard jets enter the CST at this share of pT
+  // Hard-scatter jets below jets.min_pt_passed are not METMaker jets, but
+  // their clusters are unassociated and so part of the CST, at this share of
+  // their calibrated pT. This is energy the Tight MET misses and the CST sees.
+  double sub_threshold_cluster_scale = 0.40;
 
   double significance_sigma = 10.0;  // TST resolution per axis in the significance
-  double track_pt_mean = 2.9;  // mean PV track pT for PV_NTracks
+  double track_pt_mean = 3.1;  // mean PV track pT for PV_NTracks
 };
 
 struct StopConfig {
@@ -138,7 +142,7 @@ struct SimulationConfig {
 
   // Sum_JetPU: pass the signed eta to the pile-up probability table, as the
   // R21 METNet tool did, so jets with eta < -2.4 take the central branch.
-  bool signed_eta_pileup_probability = true;
+  bool signed_eta_pileup_probability = false;
 
   const ProcessTuning& tuning(Process process) const noexcept {
     switch (process) {

@@ -357,7 +357,11 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
 
     for (const RecoJet& jet : jets) {
       if (jet.pt < jc.min_pt_passed) {
-        continue;  // never passed to METMaker
+        // Never passed to METMaker: only its unassociated clusters remain.
+        if (rule.cluster_soft_term && jet.hard_scatter) {
+          wp.soft.add_object(sc.sub_threshold_cluster_scale * jet.pt, jet.cos_phi, jet.sin_phi);
+        }
+        continue;
       }
       const bool central = std::abs(jet.eta) < 2.4;
       const bool selected = central ? jet.pt > 20.0 : jet.pt > rule.forward_cut;

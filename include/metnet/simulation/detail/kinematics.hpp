@@ -70,6 +70,56 @@ inline void decay_two_body(Rng& rng, const FourMomentum& parent, double m1, doub
   second = boost(b, parent.px * inv_e, parent.py * inv_e, parent.pz * inv_e);
 }
 
+// Decay of parent into two massless daughters with the first at polar
+// angle acos(cos_theta) to the parent's flight direction, in its rest frame.
+inline void decay_two_body_polar(Rng& rng, const FourMomentum& parent, double cos_theta, FourMomentum& first,
+                                 FourMomentum& second) noexcept {
+  const double m = std::max(parent.mass(), 1e-6);
+  const double p_star = 0.5 * m;
+  const double p_abs = std::sqrt(parent.px * parent.px + parent.py * parent.py + parent.pz * parent.pz);
+
+  // Orthonormal basis (u, v, n) with n along the flight direction.
+  double nx = 0.0;
+  double ny = 0.0;
+  double nz = 1.0;
+  if (p_abs > 1e-9) {
+    nx = parent.px / p_abs;
+    ny = parent.py / p_abs;
+    nz = parent.pz / p_abs;
+  }
+  double ux = 0.0;
+  double uy = 0.0;
+  double uz = 0.0;
+  if (std::abs(nz) < 0.9) {
+    ux = -ny;  // n x z-hat
+    uy = nx;
+  } else {
+    uy = -nz;  // n x x-hat
+    uz = ny;
+  }
+  const double u_norm = std::sqrt(ux * ux + uy * uy + uz * uz);
+  ux /= u_norm;
+  uy /= u_norm;
+  uz /= u_norm;
+  const double vx = ny * uz - nz * uy;
+  const double vy = nz * ux - nx * uz;
+  const double vz = nx * uy - ny * ux;
+
+  const double sin_theta = std::sqrt(std::max(1.0 - cos_theta * cos_theta, 0.0));
+  const double phi = 2.0 * std::numbers::pi * rng.uniform();
+  const double a = sin_theta * std::cos(phi);
+  const double b = sin_theta * std::sin(phi);
+  const double dx = a * ux + b * vx + cos_theta * nx;
+  const double dy = a * uy + b * vy + cos_theta * ny;
+  const double dz = a * uz + b * vz + cos_theta * nz;
+
+  const FourMomentum d1{p_star, p_star * dx, p_star * dy, p_star * dz};
+  const FourMomentum d2{p_star, -p_star * dx, -p_star * dy, -p_star * dz};
+  const double inv_e = 1.0 / parent.e;
+  first = boost(d1, parent.px * inv_e, parent.py * inv_e, parent.pz * inv_e);
+  second = boost(d2, parent.px * inv_e, parent.py * inv_e, parent.pz * inv_e);
+}
+
 // Wraps an azimuth into (-pi, pi].
 inline double wrap_phi(double phi) noexcept {
   while (phi > std::numbers::pi) {

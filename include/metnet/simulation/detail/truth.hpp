@@ -74,11 +74,22 @@ inline void decay_tau(Rng& rng, const FourMomentum& tau, TruthEvent& event) noex
   add_invisible(event, tau.scaled(1.0 - visible));
 }
 
-// W -> l nu with l = e, mu, tau equally likely.
-inline void decay_w_leptonic(Rng& rng, const FourMomentum& w, TruthEvent& event) noexcept {
+// W -> l nu with l = e, mu, tau equally likely. From a top decay the W is
+// polarised (helicity fractions F0 = 0.7, FL = 0.3, SM at NNLO): the charged
+// lepton's angle theta to the W flight direction, in the W rest frame,
+// follows F0 (3/4)(1 - c^2) + FL (3/8)(1 - c)^2, which softens the lepton.
+inline void decay_w_leptonic(Rng& rng, const FourMomentum& w, TruthEvent& event, bool from_top = false) noexcept {
   FourMomentum lepton;
   FourMomentum neutrino;
-  decay_two_body(rng, w, 0.0, 0.0, lepton, neutrino);
+  if (from_top) {
+    double c = 0.0;
+    do {
+      c = 2.0 * rng.uniform() - 1.0;
+    } while (0.9 * rng.uniform() > 0.7 * 0.75 * (1.0 - c * c) + 0.3 * 0.375 * (1.0 - c) * (1.0 - c));
+    decay_two_body_polar(rng, w, c, lepton, neutrino);
+  } else {
+    decay_two_body(rng, w, 0.0, 0.0, lepton, neutrino);
+  }
   add_invisible(event, neutrino);
   const auto flavour = rng.uniform_index(3);
   if (flavour == 2) {
@@ -104,7 +115,7 @@ inline void decay_top(Rng& rng, const FourMomentum& top, bool leptonic, TruthEve
   decay_two_body(rng, top, b_mass, m_w, b, w);
   event.partons.push_back({b, PartonKind::b_quark});
   if (leptonic) {
-    decay_w_leptonic(rng, w, event);
+    decay_w_leptonic(rng, w, event, true);
   } else {
     decay_w_hadronic(rng, w, event);
   }

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Reading and writing EventTable as CSV: one header row of column names, then
+// one row of numbers per event.
+//
+// Reading: cells are separated by `delimiter` (',' by default); a cell may be
+// double-quoted ("" inside quotes is one quote) but may not span lines.
+// Surrounding spaces and a final '\r' are ignored, a UTF-8 byte order mark
+// before the header is skipped, and blank lines are skipped as pandas does.
+// Every other cell must be a finite decimal number: NaN, Inf, an empty cell
+// or text raise FormatError naming the file, line, column and value. Header
+// names must be valid UTF-8 and unique. The requested columns are matched by
+// name; a missing one raises FormatError with near matches. Files in MeV are
+// converted to GeV by is_energy_column's rule (data/detail/text.hpp).
+// Large files are read in chunks with CsvReader.
+// Writing uses the shortest decimal text that reads back to the same float
+// (std::to_chars), in GeV, through a temporary file and a rename.
+// Left out: multi-line quoted cells, other encodings, compressed files.
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <istream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "metnet/core/error.hpp"
+#include "metnet/core/types.hpp"
+#include "metnet/data/atomic_file.hpp"
+#include "metnet/data/detail/text.hpp"
+#include "metnet/data/event_table.hpp"
+
+namespace metnet {
+
+struct CsvReadOptions {
+  std::vector<std::string> columns;  // columns to read, in this order; empty reads every column in file order
+  EnergyUnit unit = EnergyUnit::gev;
+  char delimiter = ',';
+};
+
+namespace detail {
+
+// Splits one line into cells; throws FormatError on a stray quote.
+inline std::vector<std::string> split_csv_line(std::string_view line, char delimiter, const std::string& where) {
+  std::vector<std::string> cells;
+  std::string cell;
+  bool quoted = false;
+  bool was_quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          cell += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        cell += c;
+      }
+    } else if (c == '"') {
+      const auto first = cell.find_first_not_of(" \t");
+      if (was_quoted || first != std::string::npos) {
+        throw FormatError(where + ": unexpected quote inside cell " + std::to_string(cells.size() + 1) +
+                          "; quote the whole cell or remove the quote");
+      }
+      cell.clear();
+      quoted = true;
+      was_quoted = true;
+    } else if (c == delimiter) {
+      cells.push_back(std::move(cell));
+      cell.clear();
+      was_quoted = false;
+    } else if (was_quoted && c != ' ' && c != '\t') {
+      throw FormatError(where + ": text after the closing quote of cell " + std::to_string(cells.size() + 1));
+    } else if (!was_quoted) {
+      cell += c;
+    }
+  }
+  if (quoted) {
+    throw FormatError(where + ": unterminated quote in cell " + std::to_string(cells.size() + 1) +
+                      " (quoted cells may not span lines)");
+  }
+  cells.push_back(std::move(cell));
+  return cells;
+}
+
+inline std::string_view trim(std::string_view text) noexcept {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const auto last = text.find_last_not_of(" \t");
+  return text.substr(first, last - first + 1);
+}
+
+}  // namespace detail
+
+// Reads a CSV event file in chunks of rows.
+class CsvReader {
+ public:
+  // Opens the file and reads its header. Throws IoError if it cannot be
+  // opened, FormatError on an empty file or a bad header.
+  explicit CsvReader(const std::filesystem::path& path, CsvReadOptions options = {})
+      : CsvReader(open(path), path.string(), std::move(options)) {}
+
+  // Reads from a stream; `source` names it in messages.
+  CsvReader(std::unique_ptr<std::istream> stream, std::string source, CsvReadOptions options = {})
+      : stream_(std::move(stream)), source_(std::move(source)), options_(std::move(options)) {
+    read_header();
+  }
+
+  // Columns of the tables this reader returns, in order.
+  const std::vector<std::string>& columns() const noexcept { return selected_names_; }
+  // Every column name of the file's header, in file order.
+  const std::vector<std::string>& file_columns() const noexcept { return header_; }
+
+  // Reads up to max_rows events; returns std::nullopt once the file is
+  // exhausted. Throws FormatError on a bad row.
+  std::optional<EventTable> next(Index max_rows) {
+    if (max_rows <= 0) {
+      throw ConfigError("CsvReader::next: max_rows must be positive, found " + std::to_string(max_rows));
+    }
+    std::vector<float> values;
+    Index rows = 0;
+    std::string line;
+    while (rows < max_rows && std::getline(*stream_, line)) {
+      ++line_number_;
+      if (!line.empty() && line.back() == '\r') {
+        line.pop_back();
+      }
+      if (detail::trim(line).empty()) {
+        continue;
+      }
+      parse_row(line, values);
+      ++rows;
+    }
+    if (stream_->bad()) {
+      throw IoError(source_ + ": read error after line " + std::to_string(line_number_));
+    }
+    if (rows == 0) {
+      return std::nullopt;
+    }
+    const auto cols = static_cast<Index>(selected_names_.size());
+    Matrix<float> matrix = Eigen::Map<const Matrix<float>>(values.data(), rows, cols);
+    return EventTable(selected_names_, std::move(matrix));
+  }
+
+ private:
+  static std::unique_ptr<std::istream> open(const std::filesystem::path& path) {
+    auto stream = std::make_unique<std::ifstream>(path, std::ios::binary);
+    if (!*stream) {
+      throw IoError("cannot open CSV file '" + path.string() + "': check the path and permissions");
+    }
+    return stream;
+  }
+
+  std::string where(std::size_t line) const { return source_ + ":" + std::to_string(line); }
+
+  void read_header() {
+    std::string line;
+    bool found = false;
+    while (std::getline(*stream_, line)) {
+      ++line_number_;
+      if (line_number_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) {
+        line.erase(0, 3);
+      }
+      if (!line.empty() && line.back() == '\r') {
+        line.pop_back();
+      }
+      if (!detail::trim(line).empty()) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      throw FormatError(source_ + ": empty file, expected a header row of column names followed by event rows");
+    }
+    const std::size_t bad = detail::invalid_utf8_offset(line);
+    if (bad != std::string::npos) {
+      throw FormatError(where(line_number_) + ": header is not valid UTF-8 (byte " + std::to_string(bad + 1) +
+                        " of the line); save the file as UTF-8");
+    }
+    for (std::string& cell : detail::split_csv_line(line, options_.delimiter, where(line_number_))) {
+      header_.emplace_back(detail::trim(cell));
+    }
+    for (std::size_t i = 0; i < header_.size(); ++i) {
+      if (header_[i].empty()) {
+        throw FormatError(where(line_number_) + ": header column " + std::to_string(i + 1) +
+                          " has no name; every column needs a name");
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (header_[i] == header_[j]) {
+          throw FormatError(where(line_number_) + ": duplicated column '" + header_[i] + "' (columns " +
+                            std::to_string(j + 1) + " and " + std::to_string(i + 1) + "); rename one");
+        }
+      }
+    }
+    selected_names_ = options_.columns.empty() ? header_ : options_.columns;
+    for (const std::string& name : selected_names_) {
+      const auto it = std::find(header_.begin(), header_.end(), name);
+      if (it == header_.end()) {
+        throw FormatError(source_ + ": missing column '" + name + "'" + detail::near_matches(name, header_) +
+                          "; the file has " + std::to_string(header_.size()) + " columns");
+      }
+      const auto index = static_cast<std::size_t>(it - header_.begin());
+      selected_.push_back(index);
+      scale_.push_back(options_.unit == EnergyUnit::mev && is_energy_column(name) ? 1e-3 : 1.0);
+    }
+    // Validated by EventTable as well, but the file name makes the message useful.
+    for (std::size_t i = 0; i < selected_names_.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (selected_names_[i] == selected_names_[j]) {
+          throw ConfigError(source_ + ": column '" + selected_names_[i] + "' is requested twice");
+        }
+      }
+    }
+  }
+
+  void parse_row(const std::string& line, std::vector<float>& values) {
+    const std::string place = where(line_number_);
+    const std::vector<std::string> cells = detail::split_csv_line(line, options_.delimiter, place);
+    if (cells.size() != header_.size()) {
+      throw FormatError(place + ": expected " + std::to_string(header_.size()) + " cells (one per header column), found " +
+                        std::to_string(cells.size()));
+    }
+    for (std::size_t k = 0; k < selected_.size(); ++k) {
+      const std::string_view text = detail::trim(cells[selected_[k]]);
+      values.push_back(parse_cell(text, k, place));
+    }
+  }
+
+  float parse_cell(std::string_view text, std::size_t k, const std::string& place) const {
+    const std::string& name = selected_names_[k];
+    std::string_view digits = text;
+    if (!digits.empty() && digits.front() == '+') {
+      digits.remove_prefix(1);
+    }
+    const char* first = digits.data();
+    const char* last = digits.data() + digits.size();
+    const bool looks_numeric = !digits.empty() && (std::isdigit(static_cast<unsigned char>(digits.front())) ||
+                                                   digits.front() == '-' || digits.front() == '.');
+    float value = 0.0F;
+    std::errc error{};
+    const char* end = first;
+    if (looks_numeric && scale_[k] == 1.0) {
+      const auto result = std::from_chars(first, last, value);
+      error = result.ec;
+      end = result.ptr;
+    } else if (looks_numeric) {
+      double wide = 0.0;
+      const auto result = std::from_chars(first, last, wide);
+      error = result.ec;
+      end = result.ptr;
+      value = static_cast<float>(wide * scale_[k]);
+    }
+    if (!looks_numeric || error == std::errc::invalid_argument || end != last) {
+      throw FormatError(place + ": column '" + name + "': expected a number, found " +
+                        (text.empty() ? std::string("an empty cell") : detail::quote_value(text)));
+    }
+    if (error == std::errc::result_out_of_range || !std::isfinite(value)) {
+      throw FormatError(place + ": column '" + name + "': value " + detail::quote_value(text) +
+                        " is not a finite float32 (NaN, Inf and values beyond 3.4e38 are rejected)");
+    }
+    return value;
+  }
+
+  std::unique_ptr<std::istream> stream_;
+  std::string source_;
+  CsvReadOptions options_;
+  std::vector<std::string> header_;
+  std::vector<std::string> selected_names_;
+  std::vector<std::size_t> selected_;
+  std::vector<double> scale_;
+  std::size_t line_number_ = 0;
+};
+
+// Reads a whole CSV file into one table.
+inline EventTable read_csv(const std::filesystem::path& path, CsvReadOptions options = {}) {
+  CsvReader reader(path, std::move(options));
+  const std::vector<std::string> names = reader.columns();
+  std::vector<Matrix<float>> chunks;
+  Index rows = 0;
+  constexpr Index chunk_rows = 65536;
+  while (auto chunk = reader.next(chunk_rows)) {
+    rows += chunk->rows();
+    chunks.push_back(std::move(chunk->values()));
+  }
+  Matrix<float> values(rows, static_cast<Index>(names.size()));
+  Index row = 0;
+  for (const Matrix<float>& chunk : chunks) {
+    values.middleRows(row, chunk.rows()) = chunk;
+    row += chunk.rows();
+  }
+  return EventTable(names, std::move(values));
+}
+
+// Reads CSV text held in memory; `source` names it in messages.
+inline EventTable read_csv_text(std::string text, const std::string& source, CsvReadOptions options = {}) {
+  CsvReader reader(std::make_unique<std::istringstream>(std::move(text)), source, std::move(options));
+  std::optional<EventTable> table = reader.next(std::numeric_limits<Index>::max());
+  if (!table) {
+    return EventTable(reader.columns(), Matrix<float>(0, static_cast<Index>(reader.columns().size())));
+  }
+  return std::move(*table);
+}
+
+// Writes the table as CSV in GeV. Throws FormatError if a column name cannot
+// be written unquoted (it contains the delimiter, a quote or a line break),
+// IoError on a write failure; the target is then left unchanged.
+inline void write_csv(std::ostream& out, const EventTable& table, char delimiter = ',') {
+  for (Index col = 0; col < table.cols(); ++col) {
+    const std::string& name = table.columns()[static_cast<std::size_t>(col)];
+    if (name.find_first_of(std::string{delimiter, '"', '\n', '\r'}) != std::string::npos) {
+      throw FormatError("write_csv: column name '" + name + "' contains the delimiter, a quote or a line break; "
+                        "rename the column");
+    }
+    out << (col > 0 ? std::string(1, delimiter) : std::string()) << name;
+  }
+  out << '\n';
+  char buffer[32];
+  std::string line;
+  for (Index row = 0; row < table.rows(); ++row) {
+    line.clear();
+    for (Index col = 0; col < table.cols(); ++col) {
+      const float value = table.values()(row, col);
+      if (!std::isfinite(value)) {
+        throw NumericError("write_csv: column '" + table.columns()[static_cast<std::size_t>(col)] + "', row " +
+                           std::to_string(row) + " is not finite; the reader would reject the file");
+      }
+      if (col > 0) {
+        line += delimiter;
+      }
+      const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+      line.append(buffer, result.ptr);
+    }
+    line += '\n';
+    out << line;
+  }
+}
+
+inline void write_csv(const std::filesystem::path& path, const EventTable& table, char delimiter = ',') {
+  write_file_atomically(path, [&](std::ostream& out) { write_csv(out, table, delimiter); });
+}
+
+}  // namespace metnet
