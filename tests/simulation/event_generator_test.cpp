@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "metnet/simulation.hpp"
+
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+using metnet::Process;
+using metnet::WorkingPoint;
+
+namespace {
+
+// Float32 columns hold sums of up to ~1000 GeV: compare at 1e-5 relative of
+// the sum ET, a few float ulps.
+double float_tolerance(double sum_et) { return 1e-5 * std::max(sum_et, 1.0); }
+
+}  // namespace
+
+TEST_CASE("simulate is deterministic from the seed", "[simulation]") {
+  const metnet::SimulationConfig config;
+  const auto a = metnet::simulate(Process::ttbar, 500, config, 7, 1);
+  const auto b = metnet::simulate(Process::ttbar, 500, config, 7, 1);
+  const auto c = metnet::simulate(Process::ttbar, 500, config, 8, 1);
+  CHECK(a.values() == b.values());
+  CHECK(a.values() != c.values());
+}
+
+TEST_CASE("simulate is independent of the thread count", "[simulation]") {
+  const metnet::SimulationConfig config;
+  const auto one = metnet::simulate(Process::ww, 1001, config, 3, 1);
+  const auto three = metnet::simulate(Process::ww, 1001, config, 3, 3);
+  CHECK(one.values() == three.values());
+}
+
+TEST_CASE("table has the ATLAS feature columns", "[simulation]") {
+  const auto table = metnet::simulate(Process::zmumu, 3, metnet::SimulationConfig{}, 1);
+  std::ifstream in(std::string(METNET_SHARED_DATA_DIR) + "/atlas/ttbar_feature_stats.csv");
+  REQUIRE(in.good());
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const std::string name = line.substr(0, line.find(','));
+    if (name.rfind("target_rotated", 0) == 0) {
+      continue;  // the targets are True_EX/True_EY before rotation
+    }
+    INFO(name);
+    CHECK(table.has_column(name));
+  }
+  for (const char* extra : {"Tight_Final_EX", "Tight_Final_EY", "Tight_Phi", "Tenacious_Final_ET",
+                            "Tenacious_Final_EX", "Tenacious_Final_EY", "Tenacious_Final_SumET", "Tenacious_Sig",
+                            "True_EX", "True_EY", "True_ET", "Weight", "ProcessID", "AvgMu"}) {
+    INFO(extra);
+    CHECK(table.has_column(extra));
+  }
+}
+
+TEST_CASE("final MET is the sum of its terms", "[simulation][physics]") {
+  const metnet::EventGenerator generator(Process::ttbar, metnet::SimulationConfig{}, 5);
+  int events_with_photons = 0;
+  for (std::uint64_t i = 0; i < 3000; ++i) {
+    const metnet::SimulatedEvent event = generator.generate(i);
+    events_with_photons += event.n_photons > 0 ? 1 : 0;
+    for (std::size_t w = 0; w < metnet::working_point_count; ++w) {
+      const auto wp = static_cast<WorkingPoint>(w);
+      const auto& met = event.at(wp);
+      metnet::MetTerm sum = met.ref_jet;
+      sum += event.muons;
+      sum += event.electrons;
+      if (wp != WorkingPoint::track) {
+        sum += event.photons;  // Track has no photon term
+      }
+      sum += met.soft;
+      INFO("event " << i << ", " << metnet::working_point_name(wp));
+      REQUIRE_THAT(met.final_met.ex, WithinAbs(sum.ex, 1e-9));
+      REQUIRE_THAT(met.final_met.ey, WithinAbs(sum.ey, 1e-9));
+      REQUIRE_THAT(met.final_met.sumet, WithinAbs(sum.sumet, 1e-9));
+    }
+  }
+  // The Track check above only bites on events with a photon.
+  CHECK(events_with_photons > 10);
+}
+
+TEST_CASE("table finals match the term columns", "[simulation][physics]") {
+  const auto t = metnet::simulate(Process::ttbar, 2000, metnet::SimulationConfig{}, 9);
+  for (metnet::Index i = 0; i < t.rows(); ++i) {
+    for (const char* axis : {"_EX", "_EY", "_SumET"}) {
+      const std::string a(axis);
+      const double hard = t.column("Tight_Muons" + a)(i) + t.column("Tight_RefEle" + a)(i) +
+                          t.column("Tight_RefGamma" + a)(i);
+      const double loose = t.column("Loose_RefJet" + a)(i) + hard + t.column("Loose_PVSoftTrk" + a)(i);
+      const double calo = t.column("Tight_RefJet" + a)(i) + hard + t.column("Calo_SoftClus" + a)(i);
+      const double scale = t.column("Calo_Final_SumET")(i);
+      REQUIRE_THAT(t.column("Loose_Final" + a)(i), WithinAbs(loose, float_tolerance(scale)));
+      REQUIRE_THAT(t.column("Calo_Final" + a)(i), WithinAbs(calo, float_tolerance(scale)));
+    }
+  }
+}
+
+TEST_CASE("true MET of Z to mu mu is zero and of ttbar positive", "[simulation][physics]") {
+  const metnet::SimulationConfig config;
+  // Z -> mu mu has no neutrino: no b quarks, no taus in this generator.
+  const auto z = metnet::simulate(Process::zmumu, 2000, config, 2);
+  CHECK(z.column("True_ET").maxCoeff() == 0.0F);
+  // Non-all-hadronic ttbar always has a neutrino from a leptonic W.
+  const auto tt = metnet::simulate(Process::ttbar, 2000, config, 2);
+  CHECK(tt.column("True_ET").minCoeff() > 0.0F);
+  const auto stop = metnet::simulate(Process::stop_pair, 500, config, 2);
+  // Two 100 GeV neutralinos from 1200 GeV stops: true ET is hundreds of GeV.
+  CHECK(stop.column("True_ET").mean() > 300.0F);
+}
+
+TEST_CASE("counts agree with their terms", "[simulation][physics]") {
+  const metnet::EventGenerator generator(Process::ttbar, metnet::SimulationConfig{}, 21);
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    const auto event = generator.generate(i);
+    INFO("event " << i);
+    REQUIRE((event.n_muons == 0) == (event.muons.sumet == 0.0));
+    REQUIRE((event.n_electrons == 0) == (event.electrons.sumet == 0.0));
+    REQUIRE((event.n_photons == 0) == (event.photons.sumet == 0.0));
+    REQUIRE(event.n_forward_jets <= event.at(WorkingPoint::loose).hard_jets);
+    REQUIRE(event.at(WorkingPoint::tight).hard_jets <= event.at(WorkingPoint::loose).hard_jets);
+    REQUIRE(event.at(WorkingPoint::tight).hard_jets == event.at(WorkingPoint::calo).hard_jets);
+    REQUIRE(event.vertices_4_tracks <= event.vertices_2_tracks);
+    REQUIRE(event.vertices_4_tracks >= 1);
+  }
+}
+
+TEST_CASE("Tight_Phi is the azimuth of Tight_Final", "[simulation][physics]") {
+  const auto t = metnet::simulate(Process::ww, 2000, metnet::SimulationConfig{}, 4);
+  for (metnet::Index i = 0; i < t.rows(); ++i) {
+    const double expected = std::atan2(t.column("Tight_Final_EY")(i), t.column("Tight_Final_EX")(i));
+    // float32 storage of the angle and of the components: 1e-5 rad.
+    REQUIRE_THAT(t.column("Tight_Phi")(i), WithinAbs(expected, 1e-5));
+  }
+  metnet::SimulatedEvent empty;
+  CHECK(empty.tight_phi() == 0.0);
+}
+
+TEST_CASE("process codes round trip", "[simulation]") {
+  for (const Process p : metnet::all_processes) {
+    CHECK(metnet::parse_process(metnet::process_name(p)) == p);
+    CHECK(metnet::process_from_code(static_cast<int>(p)) == p);
+  }
+  CHECK_THROWS_AS(metnet::parse_process("higgs"), metnet::ConfigError);
+  CHECK_THROWS_AS(metnet::process_from_code(17), metnet::ConfigError);
+  const auto t = metnet::simulate(Process::wlnu, 10, metnet::SimulationConfig{}, 1);
+  CHECK(t.column("ProcessID").minCoeff() == 4.0F);
+  CHECK(t.column("Weight").minCoeff() == 1.0F);
+}
+
+TEST_CASE("invalid configuration is rejected", "[simulation]") {
+  metnet::SimulationConfig config;
+  config.pileup.low = 50.0;
+  config.pileup.high = 10.0;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, config, 1), metnet::ConfigError);
+  metnet::SimulationConfig light_stop;
+  light_stop.stop.stop_mass = 200.0;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::stop_pair, light_stop, 1), metnet::ConfigError);
+}
