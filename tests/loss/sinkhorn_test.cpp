@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "finite_difference.hpp"
+#include "metnet/core/random.hpp"
+#include "metnet/loss/sinkhorn.hpp"
+#include "metnet/loss/sum.hpp"
+
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+using metnet::Matrix;
+using metnet::Sinkhorn;
+using metnet::Vector;
+
+namespace {
+
+template <class T = double>
+Matrix<T> points(const std::vector<std::vector<double>>& rows) {
+  Matrix<T> m(static_cast<metnet::Index>(rows.size()), rows.empty() ? 0 : static_cast<metnet::Index>(rows[0].size()));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::size_t c = 0; c < rows[i].size(); ++c) {
+      m(static_cast<metnet::Index>(i), static_cast<metnet::Index>(c)) = static_cast<T>(rows[i][c]);
+    }
+  }
+  return m;
+}
+
+Vector<double> vector_from(const std::vector<double>& values) {
+  Vector<double> v(static_cast<metnet::Index>(values.size()));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    v(static_cast<metnet::Index>(i)) = values[i];
+  }
+  return v;
+}
+
+// Tight settings for double-precision comparisons with references.
+Sinkhorn precise(double epsilon) {
+  return Sinkhorn{.epsilon = epsilon, .annealing_factor = 0.25, .max_iterations = 100000, .tolerance = 1e-12};
+}
+
+}  // namespace
+
+TEST_CASE("Sinkhorn small epsilon stays finite and debiased", "[loss][sinkhorn]") {
+  // Case SINK-01, log-domain reference Sinkhorn (sinkhorn_ref.py) in float64:
+  // a: identical clouds give S = 0 and OT_eps = eps log 3 = 0.0010986122886681095.
+  // b: the case lists OT_eps = 50.00068187962234 and S = 49.999988732441786,
+  // but its plan has <P, C> = 49.99998875, below the transport minimum 50,
+  // so that reference had not met the marginals (POT 0.8.2's sinkhorn_log
+  // stalls the same way, with a column marginal off by 2.5e-6). The exact
+  // value: the cross plan is diag(1/2) up to exp(-2/eps) = exp(-2000), so
+  // OT_eps = 50 + eps log 2; the self terms are eps log 2 each (the other
+  // point is at cost 1, weight exp(-1000)), so S = 50.
+  const auto x = points({{0, 0}, {1, 0}, {0, 1}});
+  const auto a = precise(1e-3).divergence<double>(x, Vector<double>(), x, Vector<double>());
+  CHECK_THAT(a.divergence, WithinAbs(0.0, 1e-9));
+  CHECK_THAT(a.ot_xy, WithinAbs(0.0010986122886681095, 1e-9));
+
+  const auto b = precise(1e-3).divergence<double>(points({{0, 0}, {1, 0}}), Vector<double>(),
+                                                  points({{5, 5}, {6, 5}}), Vector<double>());
+  CHECK_THAT(b.ot_xy, WithinAbs(50.0 + 1e-3 * std::log(2.0), 1e-9));
+  CHECK_THAT(b.divergence, WithinAbs(50.0, 1e-9));
+
+  // The same in float, with the float tolerance of the case, abs 1e-5.
+  const Sinkhorn single{.epsilon = 1e-3, .tolerance = 1e-4};
+  const auto xf = points<float>({{0, 0}, {1, 0}, {0, 1}});
+  CHECK_THAT(single.value<float>(xf, xf, Vector<float>()), WithinAbs(0.0F, 1e-5F));
+  const auto bf = single.divergence<float>(points<float>({{0, 0}, {1, 0}}), Vector<float>(),
+                                           points<float>({{5, 5}, {6, 5}}), Vector<float>());
+  // Float resolves 50 to 4e-6, so the abs 1e-5 of the case is scaled by the value.
+  CHECK_THAT(bf.divergence, WithinAbs(50.0F, 1e-5F * 50.0F));
+}
+
+TEST_CASE("Sinkhorn handles single and coincident points", "[loss][sinkhorn]") {
+  // Case SINK-02 (sinkhorn_ref.py, float64): S((0,0),(3,4)) = 25 for eps 0.1
+  // and 1e-3; S = 0 for identical single points and for all-equal clouds of
+  // sizes 3 and 2 (zero diameter).
+  for (const double eps : {0.1, 1e-3}) {
+    INFO("epsilon " << eps);
+    const Sinkhorn loss = precise(eps);
+    CHECK_THAT(loss.divergence<double>(points({{0, 0}}), Vector<double>(), points({{3, 4}}), Vector<double>()).divergence,
+               WithinAbs(25.0, 1e-12));
+    CHECK_THAT(loss.divergence<double>(points({{1, 2}}), Vector<double>(), points({{1, 2}}), Vector<double>()).divergence,
+               WithinAbs(0.0, 1e-12));
+    const auto c = loss.divergence_and_gradient<double>(points({{1, 1}, {1, 1}, {1, 1}}), Vector<double>(),
+                                                        points({{1, 1}, {1, 1}}), Vector<double>());
+    CHECK_THAT(c.divergence, WithinAbs(0.0, 1e-12));
+    CHECK(c.gradient.allFinite());
+  }
+}
+
+TEST_CASE("Sinkhorn gradient is the envelope gradient", "[loss][sinkhorn][gradient]") {
+  // Case SINK-05 (sinkhorn_ref.py grad_x_divergence, cross-checked with torch
+  // autograd through 3000 log-domain iterations): a, identical clouds at
+  // eps 1e-3 give a zero gradient; b gives S = 1.6232900185392343 and the
+  // gradient below at eps 0.1.
+  const auto x = points({{0, 0}, {1, 0}, {0, 1}});
+  const auto a = precise(1e-3).divergence_and_gradient<double>(x, Vector<double>(), x, Vector<double>());
+  CHECK(a.gradient.cwiseAbs().maxCoeff() < 1e-6);
+
+  const auto b = precise(0.1).divergence_and_gradient<double>(points({{0, 0}, {2, 0}}), Vector<double>(),
+                                                              points({{0, 1}, {1, 1}, {3, 1}}), Vector<double>());
+  CHECK_THAT(b.divergence, WithinAbs(1.6232900185392343, 1e-9));
+  const auto expected = points({{-0.3333333333326939, -0.9999999999993606}, {-0.333333333332694, -1.0000000000006395}});
+  for (int i = 0; i < 2; ++i) {
+    for (int c = 0; c < 2; ++c) {
+      CHECK_THAT(b.gradient(i, c), WithinAbs(expected(i, c), 1e-6));
+    }
+  }
+}
+
+TEST_CASE("Sinkhorn matches POT at several epsilons", "[loss][sinkhorn]") {
+  // Reference values from tests/loss/make_sinkhorn_fixture.py (POT 0.8.2,
+  // ot.sinkhorn with method="sinkhorn_log", marginals met to 1e-7).
+  std::ifstream file(std::string(METNET_TEST_DATA_DIR) + "/loss/sinkhorn_fixture.json");
+  REQUIRE(file.good());
+  const auto fixture = nlohmann::json::parse(file);
+  for (const auto& item : fixture.at("cases")) {
+    INFO(item.at("name").get<std::string>());
+    const auto x = points(item.at("x").get<std::vector<std::vector<double>>>());
+    const auto y = points(item.at("y").get<std::vector<std::vector<double>>>());
+    const auto x_weights = vector_from(item.at("x_weights").get<std::vector<double>>());
+    const auto y_weights = vector_from(item.at("y_weights").get<std::vector<double>>());
+    const auto result = precise(item.at("eps").get<double>()).divergence_and_gradient<double>(x, x_weights, y, y_weights);
+    CHECK(result.converged);
+    // POT's plans meet the marginals to 1e-7, so the values agree to about
+    // 1e-7 times the largest cost; 1e-6 relative leaves a margin.
+    CHECK_THAT(result.divergence, WithinRel(item.at("divergence").get<double>(), 1e-6));
+    CHECK_THAT(result.ot_xy, WithinRel(item.at("ot_xy").get<double>(), 1e-6));
+    CHECK_THAT(result.ot_xx, WithinRel(item.at("ot_xx").get<double>(), 1e-6));
+    CHECK_THAT(result.ot_yy, WithinRel(item.at("ot_yy").get<double>(), 1e-6));
+    const auto gradient = points(item.at("gradient").get<std::vector<std::vector<double>>>());
+    CHECK(metnet::test::relative_error(result.gradient, gradient) < 1e-6);
+  }
+}
+
+TEST_CASE("Sinkhorn gradient matches finite differences", "[loss][sinkhorn][gradient]") {
+  metnet::Rng rng(7);
+  Matrix<double> output(6, 2);
+  Matrix<double> target(6, 2);
+  for (int i = 0; i < 6; ++i) {
+    for (int c = 0; c < 2; ++c) {
+      output(i, c) = rng.normal();
+      target(i, c) = rng.normal(0.4, 1.2);
+    }
+  }
+  Vector<double> weights(6);
+  weights << 1.0, 2.0, 0.5, 1.5, 1.0, 0.7;
+  for (const double eps : {1.0, 0.1}) {
+    INFO("epsilon " << eps);
+    const Sinkhorn loss = precise(eps);
+    Matrix<double> gradient;
+    loss.value_and_gradient<double>(output, target, weights, gradient);
+    const Matrix<double> numerical = metnet::test::numerical_gradient(loss, output, target, weights);
+    CHECK(metnet::test::relative_error(gradient, numerical) < 1e-6);
+  }
+}
+
+TEST_CASE("Huber plus Sinkhorn sums values and gradients", "[loss][sum][gradient]") {
+  metnet::Rng rng(11);
+  Matrix<double> output(5, 2);
+  Matrix<double> target(5, 2);
+  for (int i = 0; i < 5; ++i) {
+    for (int c = 0; c < 2; ++c) {
+      output(i, c) = rng.normal();
+      target(i, c) = rng.normal();
+    }
+  }
+  const metnet::HuberSinkhorn loss{.first = {}, .second = precise(0.5), .lambda = 0.3};
+  Matrix<double> gradient;
+  const double total = loss.value_and_gradient<double>(output, target, Vector<double>(), gradient);
+  const double huber = metnet::Huber{}.value<double>(output, target, Vector<double>());
+  const double sinkhorn = precise(0.5).value<double>(output, target, Vector<double>());
+  CHECK_THAT(total, WithinRel(huber + 0.3 * sinkhorn, 1e-12));
+  const Matrix<double> numerical = metnet::test::numerical_gradient(loss, output, target, Vector<double>());
+  CHECK(metnet::test::relative_error(gradient, numerical) < 1e-6);
+  CHECK(metnet::HuberSinkhorn::name() == "huber+sinkhorn");
+}
+
+TEST_CASE("Sinkhorn rejects invalid inputs", "[loss][sinkhorn]") {
+  const Sinkhorn loss{};
+  const auto x = points({{0, 0}, {1, 0}});
+  CHECK_THROWS_AS(loss.divergence<double>(x, Vector<double>(), points({{0, 0, 0}}), Vector<double>()),
+                  metnet::ShapeError);
+  CHECK_THROWS_AS(loss.divergence<double>(x, vector_from({1.0, -1.0}), x, Vector<double>()), std::invalid_argument);
+  CHECK_THROWS_AS(loss.divergence<double>(x, vector_from({0.0, 0.0}), x, Vector<double>()), std::invalid_argument);
+  const Sinkhorn bad{.epsilon = 0.0};
+  CHECK_THROWS_AS(bad.divergence<double>(x, Vector<double>(), x, Vector<double>()), metnet::ConfigError);
+}
