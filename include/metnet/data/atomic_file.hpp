@@ -36,8 +36,10 @@ inline std::filesystem::path temporary_sibling(const std::filesystem::path& targ
     hex[i] = "0123456789abcdef"[(tag >> (60 - 4 * i)) & 0xF];
   }
   hex[16] = '\0';
+  std::string name = ".";
+  name.append(target.filename().string()).append(".tmp-").append(hex);
   std::filesystem::path sibling = target;
-  sibling.replace_filename("." + target.filename().string() + ".tmp-" + hex);
+  sibling.replace_filename(name);
   return sibling;
 }
 
