@@ -36,6 +36,7 @@ struct RecoJet {
   double jvt = -0.1;      // -0.1 outside the tracker
   double fjvt = 0.0;
   double resolution = 0.0;  // JER sigma/pT
+  double pileup_probability = 0.0;  // |eta| table, for the significance
   bool hard_scatter = true;
 };
 
@@ -232,7 +233,7 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
       out.true_y += z_neutrino * pt * sin_phi;
       const double lepton_pt = z_lepton * pt;
       const bool muon = rng.uniform() < 0.5;
-      // Non-isolated muons are reconstructed and leave the jet; electrons stay inside.
+      // A non-isolated muon is reconstructed and leaves the jet, but an electron stays inside.
       if (muon && lepton_pt > lc.pt_min && std::abs(eta) < 2.7 && rng.uniform() < 0.90) {
         muons.push_back({lepton_pt * (1.0 + rng.normal(0.0, 0.02)), cos_phi, sin_phi, 0.02});
         central_leptons += std::abs(eta) < 2.5 ? 1 : 0;
@@ -315,6 +316,10 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
     jet.resolution = jet_resolution(jc, jet.pt, jet.eta, mu);
     draw_jet_tags(jc, jet, rng);
     jets.push_back(jet);
+  }
+
+  for (RecoJet& jet : jets) {
+    jet.pileup_probability = pileup_probability(jet.eta, jet.pt, jet.jvt, jet.fjvt, mu, false);
   }
 
   // 6. Soft terms as object sums (the MET term is minus these).
@@ -417,8 +422,8 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
       if (!selected || rejected) {
         continue;
       }
-      const double pu = pileup_probability(jet.eta, jet.pt, jet.jvt, jet.fjvt, out.avg_mu, false);
-      sum.add(jet.pt, jet.cos_phi, jet.sin_phi, std::hypot(jet.resolution, pu), jet_phi_resolution(jet.pt));
+      sum.add(jet.pt, jet.cos_phi, jet.sin_phi, std::hypot(jet.resolution, jet.pileup_probability),
+              jet_phi_resolution(jet.pt));
     }
     for (const RecoObject& m : muons) {
       sum.add(m.pt, m.cos_phi, m.sin_phi, m.resolution, 0.001);
