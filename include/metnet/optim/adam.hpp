@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The Adam optimiser with PyTorch 1.13 semantics, optionally with decoupled
+// weight decay (AdamW), gradient-norm clipping and a learning-rate schedule.
+//
+// Leaves out: AMSGrad, maximize, per-parameter groups. References: D. P.
+// Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015;
+// I. Loshchilov and F. Hutter, "Decoupled weight decay regularization",
+// ICLR 2019; torch.optim.Adam and torch.optim.AdamW (single-tensor path).
+//
+// One step t = 1, 2, ... for each parameter theta with gradient g:
+//   [clip]   if max_grad_norm > 0: g *= min(1, max_grad_norm / (|G| + 1e-6)),
+//            |G| the global L2 norm over all parameters (clip_grad_norm_)
+//   [decay]  l2:        g = g + weight_decay * theta          (torch Adam)
+//            decoupled: theta = theta * (1 - lr * weight_decay) (torch AdamW)
+//   m = beta1 m + (1 - beta1) g
+//   v = beta2 v + (1 - beta2) g^2
+//   theta = theta - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// Both moments are bias-corrected and eps is added after sqrt(v_hat), as in
+// PyTorch; TensorFlow's "epsilon hat" and eps inside the square root differ
+// when |g| is near eps.
+//
+// Parameters (defaults of torch.optim.Adam): lr 1e-3, beta1 0.9, beta2
+// 0.999, eps 1e-8, weight_decay 0 (AdamW's default is 1e-2: set it), all
+// dimensionless apart from lr and eps, which carry the units of the
+// parameters. The learning rate of step t (0-based) is schedule(t) when a
+// schedule is set, else lr.
+// The step clips the gradients in place (as clip_grad_norm_) and throws
+// NumericError, before changing anything, if a gradient is not finite.
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metnet/autodiff/parameter.hpp"
+#include "metnet/core/error.hpp"
+#include "metnet/core/types.hpp"
+#include "metnet/optim/clip_grad_norm.hpp"
+
+namespace metnet {
+
+// How weight decay enters Adam.
+enum class WeightDecay {
+  l2,         // added to the gradient (torch.optim.Adam)
+  decoupled,  // applied to the parameter (torch.optim.AdamW)
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  WeightDecay decay_mode = WeightDecay::l2;
+  double max_grad_norm = 0.0;                        // 0 disables clipping
+  std::function<double(std::int64_t)> schedule = {};  // learning rate of step t (0-based), optional
+};
+
+// The optimiser state for checkpoints: the step count and both moments, in
+// the order of the parameter list.
+template <class T>
+struct AdamState {
+  std::int64_t step = 0;
+  std::vector<Matrix<T>> first_moment;   // m
+  std::vector<Matrix<T>> second_moment;  // v
+};
+
+template <class T>
+class Adam {
+ public:
+  Adam(ParameterList<T> parameters, AdamOptions options = {})
+      : parameters_(std::move(parameters)), options_(std::move(options)) {
+    validate(options_);
+    state_.first_moment.reserve(parameters_.size());
+    state_.second_moment.reserve(parameters_.size());
+    for (const Parameter<T>* parameter : parameters_) {
+      state_.first_moment.push_back(Matrix<T>::Zero(parameter->value.rows(), parameter->value.cols()));
+      state_.second_moment.push_back(Matrix<T>::Zero(parameter->value.rows(), parameter->value.cols()));
+    }
+  }
+
+  // Applies one update from the gradients stored in the parameters and
+  // returns the global gradient norm before clipping.
+  double step() {
+    check_gradient_shapes();
+    const double norm = options_.max_grad_norm > 0.0 ? clip_grad_norm(parameters_, options_.max_grad_norm)
+                                                     : gradient_norm(parameters_);
+
+    const double lr = learning_rate();
+    state_.step += 1;
+    const auto t = static_cast<double>(state_.step);
+    const double bias_correction1 = 1.0 - std::pow(options_.beta1, t);
+    const double bias_correction2 = 1.0 - std::pow(options_.beta2, t);
+    const T step_size = static_cast<T>(lr / bias_correction1);
+    const T inv_sqrt_bias2 = static_cast<T>(1.0 / std::sqrt(bias_correction2));
+    const T beta1 = static_cast<T>(options_.beta1);
+    const T beta2 = static_cast<T>(options_.beta2);
+    const T eps = static_cast<T>(options_.eps);
+    const T decay = static_cast<T>(options_.weight_decay);
+
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+      auto theta = parameters_[k]->value.array();
+      auto m = state_.first_moment[k].array();
+      auto v = state_.second_moment[k].array();
+      const bool decoupled = options_.decay_mode == WeightDecay::decoupled;
+      if (options_.weight_decay != 0.0 && decoupled) {
+        theta *= T(1) - static_cast<T>(lr) * decay;
+      }
+      const auto g = parameters_[k]->grad.array();
+      if (options_.weight_decay != 0.0 && !decoupled) {
+        m = beta1 * m + (T(1) - beta1) * (g + decay * theta);
+        v = beta2 * v + (T(1) - beta2) * (g + decay * theta).square();
+      } else {
+        m = beta1 * m + (T(1) - beta1) * g;
+        v = beta2 * v + (T(1) - beta2) * g.square();
+      }
+      theta -= step_size * m / (v.sqrt() * inv_sqrt_bias2 + eps);
+    }
+    return norm;
+  }
+
+  // Clears the gradients of all parameters.
+  void zero_grad() {
+    for (Parameter<T>* parameter : parameters_) {
+      parameter->zero_grad();
+    }
+  }
+
+  // The learning rate that the next step will use.
+  double learning_rate() const { return options_.schedule ? options_.schedule(state_.step) : options_.lr; }
+
+  // Sets the base learning rate (used when no schedule is set).
+  void set_learning_rate(double lr) {
+    AdamOptions changed = options_;
+    changed.lr = lr;
+    validate(changed);
+    options_.lr = lr;
+  }
+
+  void set_schedule(std::function<double(std::int64_t)> schedule) { options_.schedule = std::move(schedule); }
+
+  const AdamOptions& options() const noexcept { return options_; }
+  std::int64_t step_count() const noexcept { return state_.step; }
+
+  const AdamState<T>& state() const noexcept { return state_; }
+
+  // Restores a saved state; the moments must match the parameter shapes.
+  void load_state(AdamState<T> state) {
+    if (state.first_moment.size() != parameters_.size() || state.second_moment.size() != parameters_.size()) {
+      throw ShapeError("Adam::load_state: expected moments for " + std::to_string(parameters_.size()) +
+                       " parameters, found " + std::to_string(state.first_moment.size()) + " and " +
+                       std::to_string(state.second_moment.size()) + "; restore the state into the same model");
+    }
+    if (state.step < 0) {
+      throw ConfigError("Adam::load_state: expected a step count >= 0, found " + std::to_string(state.step));
+    }
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+      const auto& value = parameters_[k]->value;
+      for (const auto* moment : {&state.first_moment[k], &state.second_moment[k]}) {
+        if (moment->rows() != value.rows() || moment->cols() != value.cols()) {
+          throw ShapeError("Adam::load_state: parameter '" + parameters_[k]->name + "': expected moments of shape " +
+                           std::to_string(value.rows()) + "x" + std::to_string(value.cols()) + ", found " +
+                           std::to_string(moment->rows()) + "x" + std::to_string(moment->cols()) +
+                           "; restore the state into the same model");
+        }
+      }
+    }
+    state_ = std::move(state);
+  }
+
+ private:
+  static void validate(const AdamOptions& options) {
+    const auto fail = [](const std::string& what, double found) {
+      throw ConfigError("Adam: expected " + what + ", found " + std::to_string(found));
+    };
+    if (!(options.lr >= 0.0) || !std::isfinite(options.lr)) fail("a finite learning rate >= 0", options.lr);
+    if (!(options.beta1 >= 0.0 && options.beta1 < 1.0)) fail("beta1 in [0, 1)", options.beta1);
+    if (!(options.beta2 >= 0.0 && options.beta2 < 1.0)) fail("beta2 in [0, 1)", options.beta2);
+    if (!(options.eps >= 0.0)) fail("eps >= 0", options.eps);
+    if (!(options.weight_decay >= 0.0)) fail("weight_decay >= 0", options.weight_decay);
+    if (!(options.max_grad_norm >= 0.0)) fail("max_grad_norm >= 0 (0 disables clipping)", options.max_grad_norm);
+  }
+
+  void check_gradient_shapes() const {
+    for (const Parameter<T>* parameter : parameters_) {
+      if (parameter->grad.rows() != parameter->value.rows() || parameter->grad.cols() != parameter->value.cols()) {
+        throw ShapeError("Adam::step: parameter '" + parameter->name + "': expected a gradient of shape " +
+                         std::to_string(parameter->value.rows()) + "x" + std::to_string(parameter->value.cols()) +
+                         ", found " + std::to_string(parameter->grad.rows()) + "x" +
+                         std::to_string(parameter->grad.cols()) + "; call zero_grad before the backward pass");
+      }
+    }
+  }
+
+  ParameterList<T> parameters_;
+  AdamOptions options_;
+  AdamState<T> state_;
+};
+
+}  // namespace metnet

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Gradient clipping by the global L2 norm, as torch.nn.utils.clip_grad_norm_
+// of PyTorch 1.13 (norm_type 2):
+//   total = sqrt(sum over parameters of sum grad^2)
+//   grad *= min(1, max_norm / (total + 1e-6))
+// Leaves out: other norm types and clipping by value.
+
+#include <cmath>
+#include <string>
+
+#include "metnet/autodiff/parameter.hpp"
+#include "metnet/core/error.hpp"
+
+namespace metnet {
+
+// Returns the global L2 norm of the gradients (accumulated in double).
+// Throws NumericError, naming the parameter, if a gradient is not finite.
+template <class T>
+double gradient_norm(const ParameterList<T>& parameters) {
+  double sum_of_squares = 0.0;
+  for (const Parameter<T>* parameter : parameters) {
+    if (!parameter->grad.allFinite()) {
+      throw NumericError("gradient of parameter '" + parameter->name +
+                         "': expected finite values, found NaN or infinity; lower the learning rate or "
+                         "check the loss inputs");
+    }
+    sum_of_squares += parameter->grad.template cast<double>().squaredNorm();
+  }
+  return std::sqrt(sum_of_squares);
+}
+
+// Scales every gradient in place so that the global L2 norm is at most
+// max_norm, and returns the norm before clipping.
+template <class T>
+double clip_grad_norm(const ParameterList<T>& parameters, double max_norm) {
+  if (!(max_norm > 0.0)) {
+    throw ConfigError("clip_grad_norm: expected max_norm > 0, found " + std::to_string(max_norm));
+  }
+  const double total = gradient_norm(parameters);
+  const double coefficient = max_norm / (total + 1e-6);
+  if (coefficient < 1.0) {
+    for (Parameter<T>* parameter : parameters) {
+      parameter->grad *= static_cast<T>(coefficient);
+    }
+  }
+  return total;
+}
+
+}  // namespace metnet
