@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   Eigen::setNbThreads(1);
   const Fixture net_s(metnet::bench::net_s);
   const Fixture net_l(metnet::bench::net_l);
-  // FixedMlp holds its weights inline (4.4 MB for Net L), so it lives on the heap here.
+  // FixedMlp stores its weights inline (4.4 MB for Net L), so it lives on the heap here.
   const auto fixed_s = std::make_unique<FixedNetS>(net_s.weights);
   const auto fixed_l = std::make_unique<FixedNetL>(net_l.weights);
 

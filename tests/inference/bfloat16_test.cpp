@@ -17,9 +17,10 @@ using metnet::Index;
 using metnet::Matrix;
 
 TEST_CASE("bf16 conversion rounds to nearest even", "[inference][bf16]") {
-  // Bit patterns worked out by hand: 1 + 2^-8 lies halfway between the bf16
-  // neighbours 1 (0x3F80) and 1 + 2^-7 (0x3F81), so it rounds to the even 0x3F80;
-  // 1 + 3 * 2^-8 lies halfway between 0x3F81 and 0x3F82 and rounds to 0x3F82;
+  // Bit patterns worked out by hand and confirmed with PyTorch 1.13:
+  // torch.tensor([...]).to(torch.bfloat16).view(torch.int16). 1 + 2^-8 lies halfway between the bf16
+  // neighbours 1 (0x3F80) and 1 + 2^-7 (0x3F81), so it rounds to the even 0x3F80.
+  // 1 + 3 * 2^-8 lies halfway between 0x3F81 and 0x3F82 and rounds to 0x3F82.
   // 1 + 1.5 * 2^-8 lies above the halfway point and rounds up to 0x3F81.
   CHECK(BFloat16::from_float(1.0f).bits == 0x3F80);
   CHECK(BFloat16::from_float(1.0f + 0x1.0p-8f).bits == 0x3F80);
@@ -35,8 +36,8 @@ TEST_CASE("bf16 conversion rounds to nearest even", "[inference][bf16]") {
 TEST_CASE("bf16 weights stay within the stated tolerance", "[inference][bf16]") {
   // bf16 keeps 8 significant bits, a relative rounding of at most 2^-9 = 2e-3
   // per weight. On Net S with random weights the largest output difference
-  // from the double reference measured 0.03 (outputs are O(1)); the
-  // tolerance 0.1 is that with a margin of about 3.
+  // from the double reference measured 0.03 on outputs of order 1, so the
+  // tolerance 0.1 leaves a margin of about 3.
   const auto weights = metnet::test::random_weights(metnet::test::net_s_config(), 31);
   const metnet::Bf16InferenceMlp network(weights.cast<float>());
   auto workspace = network.make_workspace();

@@ -17,7 +17,7 @@ using metnet::Matrix;
 
 TEST_CASE("FixedMlp matches the double reference on Net S", "[inference][fixed]") {
   const auto weights = metnet::test::random_weights(metnet::test::net_s_config(), 21);
-  // The object holds 0.63 MB of weights, too much for a test thread's stack.
+  // The object stores 0.63 MB of weights, too much for a test thread's stack.
   const auto network = std::make_unique<metnet::FixedMlp<77, 128, 10, 2>>(weights.cast<float>());
   const Matrix<double> inputs = metnet::test::random_inputs(10, 77, 22);
   for (Index event = 0; event < inputs.rows(); ++event) {
@@ -35,7 +35,7 @@ TEST_CASE("FixedMlp matches the double reference on Net S", "[inference][fixed]"
 }
 
 TEST_CASE("FixedMlp equals InferenceMlp bit for bit", "[inference][fixed]") {
-  // Odd sizes exercise padding; both classes run the same kernels in the same order.
+  // Odd sizes exercise padding. Both classes run the same kernels in the same order.
   metnet::MlpConfig config;
   config.inputs = 13;
   config.width = 40;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // FixedMlp: a METNet MLP whose shapes are template arguments, for trigger
-// prototypes and for headers generated with compiled-in weights. It holds
+// prototypes and for headers generated with compiled-in weights. It stores
 // its packed weights in std::array members and never allocates; predict
 // keeps its activations on the stack (two rows of the padded width).
 //
