@@ -250,9 +250,9 @@ class InferenceMlp {
     }
   }
 
-  static void check_size(const char* what, Index found, Index expected) {
+  static void check_size(const char* quantity, Index found, Index expected) {
     if (found != expected) {
-      throw ShapeError(std::string("InferenceMlp::predict: ") + what + ": expected " + std::to_string(expected) +
+      throw ShapeError(std::string("InferenceMlp::predict: ") + quantity + ": expected " + std::to_string(expected) +
                        ", found " + std::to_string(found));
     }
   }
