@@ -1,67 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Replaying a recorded graph with an unchanged batch shape must not touch
-// the heap. This file replaces malloc, calloc and realloc for the whole
-// test_autodiff executable with counting versions that forward to glibc's
-// __libc_* functions; Eigen's aligned buffers and operator new both end up
-// in malloc, so every heap allocation is counted while counting is on.
-
-#include <cstddef>
+// the heap.
 
 #include <catch2/catch.hpp>
 
+#include "allocation_counter.hpp"
 #include "metnet/autodiff.hpp"
 #include "test_huber.hpp"
 
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* pointer, std::size_t size);
-}
-
-namespace {
-
-bool counting = false;
-std::size_t allocations = 0;
-
-}  // namespace
-
-extern "C" void* malloc(std::size_t size) {
-  if (counting) {
-    ++allocations;
-  }
-  return __libc_malloc(size);
-}
-
-extern "C" void* calloc(std::size_t count, std::size_t size) {
-  if (counting) {
-    ++allocations;
-  }
-  return __libc_calloc(count, size);
-}
-
-extern "C" void* realloc(void* pointer, std::size_t size) {
-  if (counting) {
-    ++allocations;
-  }
-  return __libc_realloc(pointer, size);
-}
-
-namespace {
-
-// Counts the heap allocations made during its lifetime.
-class AllocationCounter {
- public:
-  AllocationCounter() {
-    allocations = 0;
-    counting = true;
-  }
-  AllocationCounter(const AllocationCounter&) = delete;
-  AllocationCounter& operator=(const AllocationCounter&) = delete;
-  ~AllocationCounter() { counting = false; }
-  std::size_t count() const { return allocations; }
-};
-
-}  // namespace
+using metnet::test::AllocationCounter;
 
 TEST_CASE("allocation counter sees Eigen buffers", "[autodiff][allocation]") {
   std::size_t seen = 0;

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// A heap allocation counter for tests. Including this header replaces
+// malloc, calloc and realloc for the whole executable with counting versions
+// that forward to glibc's __libc_* functions; Eigen's aligned buffers and
+// operator new both end up in malloc, so every heap allocation is counted
+// while an AllocationCounter is alive. Include it from one source file per
+// test executable only, because it defines these functions.
+
+#include <cstddef>
+
+extern "C" {
+void* __libc_malloc(std::size_t size);
+void* __libc_calloc(std::size_t count, std::size_t size);
+void* __libc_realloc(void* pointer, std::size_t size);
+}
+
+namespace metnet::test::detail {
+
+bool counting = false;
+std::size_t allocations = 0;
+
+}  // namespace metnet::test::detail
+
+extern "C" void* malloc(std::size_t size) {
+  if (metnet::test::detail::counting) {
+    ++metnet::test::detail::allocations;
+  }
+  return __libc_malloc(size);
+}
+
+extern "C" void* calloc(std::size_t count, std::size_t size) {
+  if (metnet::test::detail::counting) {
+    ++metnet::test::detail::allocations;
+  }
+  return __libc_calloc(count, size);
+}
+
+extern "C" void* realloc(void* pointer, std::size_t size) {
+  if (metnet::test::detail::counting) {
+    ++metnet::test::detail::allocations;
+  }
+  return __libc_realloc(pointer, size);
+}
+
+namespace metnet::test {
+
+// Counts the heap allocations made during its lifetime.
+class AllocationCounter {
+ public:
+  AllocationCounter() {
+    detail::allocations = 0;
+    detail::counting = true;
+  }
+  AllocationCounter(const AllocationCounter&) = delete;
+  AllocationCounter& operator=(const AllocationCounter&) = delete;
+  ~AllocationCounter() { detail::counting = false; }
+  std::size_t count() const { return detail::allocations; }
+};
+
+}  // namespace metnet::test
