@@ -88,7 +88,9 @@ TEST_CASE("Adam and AdamW follow the PyTorch trajectories", "[optim][adam]") {
     std::vector<Parameter<float>> parameters;
     for (std::size_t k = 0; k < fixture.at("initial").size(); ++k) {
       const auto value = matrix_from<float>(fixture.at("initial").at(k));
-      parameters.push_back({"p" + std::to_string(k), value, Matrix<float>::Zero(value.rows(), value.cols())});
+      std::string parameter_name = "p";
+      parameter_name += std::to_string(k);
+      parameters.push_back({parameter_name, value, Matrix<float>::Zero(value.rows(), value.cols())});
     }
     ParameterList<float> list;
     for (auto& parameter : parameters) {

@@ -52,9 +52,14 @@
 //   annealing_factor ratio of successive epsilons, in (0, 1), default 0.25
 //                    (GeomLoss's scaling 0.5 applied to blur = sqrt(eps))
 //   max_iterations   cap on the iterations at the final epsilon, default 1000
+//   NOTE: at epsilon 0.01 on 1024 standard-normal 2-D points the float
+//   iterations do not reach tolerance 1e-4 within 1000 steps (S still moves
+//   by 1e-3 relative), and each step costs about 1.5 ms on one core.
 //   tolerance        stop when max |change of a potential| <= tolerance *
 //                    epsilon; the relative error of the marginals is then
-//                    about tolerance. Default 1e-4.
+//                    about tolerance. Default 1e-4. The threshold is at
+//                    least 8 ulp of the largest potential, so float runs
+//                    stop where rounding takes over.
 //
 // As a Loss, output and target have the same n rows, and the per-event
 // weights (normalised to sum 1) are the marginals of both clouds; empty
@@ -62,6 +67,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -242,7 +248,12 @@ struct Sinkhorn {
     // alternating updates; each self potential its averaged symmetric
     // update. A pair stops updating once its change is below the threshold.
     const T eps = static_cast<T>(epsilon);
-    const T threshold = static_cast<T>(tolerance * epsilon);
+    // The threshold never goes below 8 units in the last place of the
+    // potentials, where float updates stop shrinking and only round.
+    const T potential_scale = std::max({f.cwiseAbs().maxCoeff(), g.cwiseAbs().maxCoeff(), p.cwiseAbs().maxCoeff(),
+                                        q.cwiseAbs().maxCoeff(), T(1)});
+    const T threshold = std::max(static_cast<T>(tolerance * epsilon),
+                                 T(8) * std::numeric_limits<T>::epsilon() * potential_scale);
     bool cross_done = false;
     bool self_x_done = false;
     bool self_y_done = false;
