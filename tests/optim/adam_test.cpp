@@ -126,7 +126,7 @@ TEST_CASE("Cosine schedule matches PyTorch warm restarts", "[optim][schedule]") 
 }
 
 TEST_CASE("Cosine schedule warms up linearly", "[optim][schedule]") {
-  // Cycle of 10 steps with 30 % warm-up: 0 -> min, 1.5 -> half way, 3 -> max,
+  // Cycle of 10 steps with 30 % warm-up: 0 -> min, 1 -> a third, 3 -> max,
   // then a half cosine over the remaining 7 steps; step 10 restarts.
   const metnet::CosineWarmRestarts schedule{.max_lr = 1.0, .min_lr = 0.0, .cycle_steps = 10, .warmup_fraction = 0.3};
   CHECK_THAT(schedule(0), WithinAbs(0.0, 1e-15));
