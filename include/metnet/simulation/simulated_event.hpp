@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "metnet/simulation/process.hpp"
@@ -23,7 +22,7 @@ struct MetTerm {
   double ey = 0.0;
   double sumet = 0.0;
 
-  double et() const noexcept { return std::hypot(ex, ey); }
+  double et() const noexcept { return std::sqrt(ex * ex + ey * ey); }
 
   // Adds an object of transverse momentum pt at azimuth phi.
   void add_object(double pt, double cos_phi, double sin_phi) noexcept {
@@ -98,42 +97,33 @@ struct SimulatedEvent {
 // C strings so that writing a row builds no std::string.
 template <class Visitor>
 void visit_columns(const SimulatedEvent& event, Visitor&& visit) {
-  const auto term = [&](const char* prefix, const char* kind, const MetTerm& t) {
-    // Suffixes are spelled out in full so each name is a single literal pair.
-    const std::string_view k(kind);
-    if (k == "Final") {
-      visit(prefix, "_Final_ET", t.et());
-      visit(prefix, "_Final_EX", t.ex);
-      visit(prefix, "_Final_EY", t.ey);
-      visit(prefix, "_Final_SumET", t.sumet);
-    } else if (k == "RefJet") {
-      visit(prefix, "_RefJet_ET", t.et());
-      visit(prefix, "_RefJet_EX", t.ex);
-      visit(prefix, "_RefJet_EY", t.ey);
-      visit(prefix, "_RefJet_SumET", t.sumet);
-    } else {
-      visit(prefix, "_ET", t.et());
-      visit(prefix, "_EX", t.ex);
-      visit(prefix, "_EY", t.ey);
-      visit(prefix, "_SumET", t.sumet);
-    }
+  // Column suffixes of a term; spelled out in full so each name is a single literal pair.
+  using Suffixes = std::array<const char*, 4>;
+  constexpr Suffixes final_suffixes{"_Final_ET", "_Final_EX", "_Final_EY", "_Final_SumET"};
+  constexpr Suffixes ref_jet_suffixes{"_RefJet_ET", "_RefJet_EX", "_RefJet_EY", "_RefJet_SumET"};
+  constexpr Suffixes term_suffixes{"_ET", "_EX", "_EY", "_SumET"};
+  const auto term = [&](const char* prefix, const Suffixes& suffixes, const MetTerm& t) {
+    visit(prefix, suffixes[0], t.et());
+    visit(prefix, suffixes[1], t.ex);
+    visit(prefix, suffixes[2], t.ey);
+    visit(prefix, suffixes[3], t.sumet);
   };
 
   for (std::size_t i = 0; i < working_point_count; ++i) {
     const auto wp = static_cast<WorkingPoint>(i);
-    term(working_point_name(wp), "Final", event.working_points[i].final_met);
+    term(working_point_name(wp), final_suffixes, event.working_points[i].final_met);
     if (wp != WorkingPoint::track) {
       visit(working_point_name(wp), "_Sig", event.working_points[i].significance);
     }
   }
   for (const WorkingPoint wp : {WorkingPoint::tight, WorkingPoint::loose, WorkingPoint::tighter, WorkingPoint::fjvt}) {
-    term(working_point_name(wp), "RefJet", event.at(wp).ref_jet);
+    term(working_point_name(wp), ref_jet_suffixes, event.at(wp).ref_jet);
   }
-  term("Tight_Muons", "", event.muons);
-  term("Tight_RefEle", "", event.electrons);
-  term("Tight_RefGamma", "", event.photons);
-  term("Loose_PVSoftTrk", "", event.at(WorkingPoint::loose).soft);
-  term("Calo_SoftClus", "", event.at(WorkingPoint::calo).soft);
+  term("Tight_Muons", term_suffixes, event.muons);
+  term("Tight_RefEle", term_suffixes, event.electrons);
+  term("Tight_RefGamma", term_suffixes, event.photons);
+  term("Loose_PVSoftTrk", term_suffixes, event.at(WorkingPoint::loose).soft);
+  term("Calo_SoftClus", term_suffixes, event.at(WorkingPoint::calo).soft);
 
   visit("ActMu", "", event.act_mu);
   visit("AvgMu", "", event.avg_mu);
@@ -150,7 +140,7 @@ void visit_columns(const SimulatedEvent& event, Visitor&& visit) {
   visit("Tight_Phi", "", event.tight_phi());
   visit("True_EX", "", event.true_x);
   visit("True_EY", "", event.true_y);
-  visit("True_ET", "", std::hypot(event.true_x, event.true_y));
+  visit("True_ET", "", std::sqrt(event.true_x * event.true_x + event.true_y * event.true_y));
   visit("Weight", "", event.weight);
   visit("ProcessID", "", static_cast<double>(static_cast<int>(event.process)));
 }

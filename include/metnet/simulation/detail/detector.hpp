@@ -216,9 +216,8 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
     if (std::abs(eta) > 4.9 || pt <= 0.0) {
       continue;
     }
-    const double phi = parton.p.phi();
-    const double cos_phi = std::cos(phi);
-    const double sin_phi = std::sin(phi);
+    const double cos_phi = parton.p.px / pt;
+    const double sin_phi = parton.p.py / pt;
 
     const double out_of_cone = std::clamp(rng.normal(jc.out_of_cone_mean, jc.out_of_cone_sigma), 0.0, 0.4);
     soft_x += out_of_cone * pt * cos_phi;
@@ -266,14 +265,17 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
   // 3. Leptons.
   for (const Lepton& lepton : truth.leptons) {
     const double pt = lepton.p.pt();
+    if (pt <= 0.0) {
+      continue;  // a lepton at rest in the transverse plane reaches no detector
+    }
     const double eta = lepton.p.eta();
-    const double phi = lepton.p.phi();
-    const double cos_phi = std::cos(phi);
-    const double sin_phi = std::sin(phi);
+    const double cos_phi = lepton.p.px / pt;
+    const double sin_phi = lepton.p.py / pt;
     if (lepton.flavour == LeptonFlavour::muon) {
       const double eff = std::abs(eta) < 2.5 ? lc.muon_eff_barrel : lc.muon_eff_forward;
       if (pt > lc.pt_min && std::abs(eta) < 2.7 && rng.uniform() < eff) {
-        const double res = std::hypot(std::abs(eta) < 1.05 ? 0.017 : 0.025, 1e-4 * pt);
+        const double base = std::abs(eta) < 1.05 ? 0.017 : 0.025;
+        const double res = std::sqrt(base * base + (1e-4 * pt) * (1e-4 * pt));
         muons.push_back({pt * (1.0 + rng.normal(0.0, res)), cos_phi, sin_phi, res});
         central_leptons += std::abs(eta) < 2.5 ? 1 : 0;
       }
@@ -422,7 +424,8 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
       if (!selected || rejected) {
         continue;
       }
-      sum.add(jet.pt, jet.cos_phi, jet.sin_phi, std::hypot(jet.resolution, jet.pileup_probability),
+      const double rel_pt = std::sqrt(jet.resolution * jet.resolution + jet.pileup_probability * jet.pileup_probability);
+      sum.add(jet.pt, jet.cos_phi, jet.sin_phi, rel_pt,
               jet_phi_resolution(jet.pt));
     }
     for (const RecoObject& m : muons) {

@@ -17,7 +17,9 @@ struct FourMomentum {
   double py = 0.0;
   double pz = 0.0;
 
-  double pt() const noexcept { return std::hypot(px, py); }
+  // sqrt rather than std::hypot: glibc's hypot guards against overflow that
+  // GeV-scale momenta never reach and costs several times more.
+  double pt() const noexcept { return std::sqrt(px * px + py * py); }
   double phi() const noexcept { return std::atan2(py, px); }
   double eta() const noexcept {
     const double transverse = std::max(pt(), 1e-9);
