@@ -62,8 +62,8 @@ metnet::ModelDocument small_document() {
   return doc;
 }
 
-// Loss parameter name "p<i>" (built with += because GCC 12 gives a false
-// -Wrestrict warning on parameter_name(i)).
+// Loss parameter name "p<i>", built with += because GCC 12 gives a false
+// -Wrestrict warning on "p" + std::to_string(i).
 std::string parameter_name(int i) {
   std::string name = "p";
   name += std::to_string(i);
@@ -95,7 +95,8 @@ bool same_bits(const metnet::MlpWeights<float>& a, const metnet::MlpWeights<floa
   return true;
 }
 
-// Loads after editing the saved JSON; `source` names it in messages.
+// Converts the small document to JSON, applies `edit` and loads the result
+// under the name weights.json.
 metnet::ModelDocument load_edited(const std::function<void(metnet::Json&)>& edit) {
   metnet::Json json = metnet::model_to_json(small_document());
   edit(json);
@@ -122,8 +123,8 @@ TEST_CASE("model document round trips through a file", "[io][json]") {
   CHECK(text.rfind("{\n  \"format\": \"metnet-weights\",\n  \"version\": 1,", 0) == 0);
 }
 
-// Case JSON-02, tolerance bitwise. Values from the case (observed bitwise
-// equal with nlohmann_json 3.11.2, json_rt.cpp of the case).
+// Case JSON-02, tolerance bitwise: the values of that case, which a
+// round-trip program (json_rt.cpp) found bitwise equal with nlohmann_json 3.11.2.
 TEST_CASE("doubles and floats round trip bit-exactly", "[io][json][JSON-02]") {
   const double doubles[] = {0.1, 1.0 / 3.0, -0.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e+308,
                             1e+23, 4.0, 123456789.12345679, -1e-300};

@@ -206,6 +206,7 @@ class CsvReader {
         }
       }
     }
+
     selected_names_ = options_.columns.empty() ? header_ : options_.columns;
     for (const std::string& name : selected_names_) {
       const auto it = std::find(header_.begin(), header_.end(), name);
@@ -315,9 +316,10 @@ inline EventTable read_csv_text(std::string text, const std::string& source, Csv
   return std::move(*table);
 }
 
-// Writes the table as CSV in GeV. Throws FormatError if a column name cannot
-// be written unquoted (it contains the delimiter, a quote or a line break),
-// IoError on a write failure; the target is then left unchanged.
+// Writes the table as CSV in GeV. Throws FormatError for a column name that
+// contains the delimiter, a quote or a line break, NumericError for a NaN or
+// infinite value. The path overload also throws IoError on a write failure,
+// and after any error it leaves the target unchanged.
 inline void write_csv(std::ostream& out, const EventTable& table, char delimiter = ',') {
   for (Index col = 0; col < table.cols(); ++col) {
     const std::string& name = table.columns()[static_cast<std::size_t>(col)];

@@ -2,7 +2,7 @@
 #pragma once
 // Reading and writing EventTable as NumPy .npy files.
 //
-// The format (numpy/lib/format.py, "NEP 1"): the magic "\x93NUMPY", a
+// The format, as documented in numpy.lib.format: the magic "\x93NUMPY", a
 // major.minor version byte pair (1.0, 2.0 or 3.0), the header length
 // (uint16 little-endian for 1.0, uint32 for 2.0 and 3.0), and a header that is
 // a Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': ...}
@@ -360,8 +360,13 @@ inline EventTable read_npy(const std::filesystem::path& path, const NpyReadOptio
     }
   }
   if (descr == nullptr || fortran == nullptr || shape == nullptr) {
-    throw FormatError(source + ": .npy header lacks " +
-                      std::string(descr == nullptr ? "'descr'" : fortran == nullptr ? "'fortran_order'" : "'shape'"));
+    std::string missing = "'shape'";
+    if (descr == nullptr) {
+      missing = "'descr'";
+    } else if (fortran == nullptr) {
+      missing = "'fortran_order'";
+    }
+    throw FormatError(source + ": .npy header lacks the key " + missing + "; the file was not written by numpy.save");
   }
   if (fortran->kind != detail::PyLiteral::Kind::boolean || shape->kind != detail::PyLiteral::Kind::tuple) {
     throw FormatError(source + ": .npy header: fortran_order must be True or False and shape a tuple");

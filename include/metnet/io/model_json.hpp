@@ -54,12 +54,14 @@ class ModelJsonWriter {
     Json root;
     root["format"] = std::string(model_json_format);
     root["version"] = ModelDocument::format_version;
+
     root["features"] = {{"inputs", doc.schema.inputs},
                         {"targets", doc.schema.targets},
                         {"reference", doc.schema.reference},
                         {"rotate", doc.schema.rotate}};
     root["standardisation"] = {{"inputs", scaling(doc.input_scaling, "/standardisation/inputs")},
                                {"targets", scaling(doc.target_scaling, "/standardisation/targets")}};
+
     const MlpConfig& c = doc.network.config;
     root["network"] = {{"inputs", c.inputs},
                        {"outputs", c.outputs},
@@ -82,6 +84,7 @@ class ModelJsonWriter {
       norms.push_back({{"gamma", row(norm.gamma, at + "/gamma")}, {"beta", row(norm.beta, at + "/beta")}});
     }
     root["layer_norms"] = std::move(norms);
+
     Json parameters = Json::object();
     for (const auto& [name, value] : doc.loss.parameters) {
       parameters[name] = finite(value, "/loss/parameters/" + name);
@@ -262,12 +265,12 @@ class ModelJsonReader {
     return result;
   }
 
-  // A row of `expected` numbers; `why` explains the expected length.
+  // A row of `expected` numbers; `reason` explains the expected length.
   template <class T>
-  RowVector<T> row(const Json& value, const std::string& pointer, Index expected, const std::string& why) const {
+  RowVector<T> row(const Json& value, const std::string& pointer, Index expected, const std::string& reason) const {
     expect_type(value.is_array(), value, pointer, "an array of " + std::to_string(expected) + " numbers");
     if (static_cast<Index>(value.size()) != expected) {
-      fail(pointer, "expected " + std::to_string(expected) + " values (" + why + "), found " +
+      fail(pointer, "expected " + std::to_string(expected) + " values (" + reason + "), found " +
                         std::to_string(value.size()));
     }
     RowVector<T> result(expected);
@@ -284,13 +287,13 @@ class ModelJsonReader {
   }
 
   Matrix<float> matrix(const Json& value, const std::string& pointer, Index rows, Index cols,
-                       const std::string& why) const {
+                       const std::string& reason) const {
     const std::string expected = std::to_string(rows) + "x" + std::to_string(cols);
     expect_type(value.is_array(), value, pointer, "a " + expected + " array of arrays");
     const auto found_rows = static_cast<Index>(value.size());
     const Index found_cols = found_rows > 0 && value[0].is_array() ? static_cast<Index>(value[0].size()) : 0;
     if (found_rows != rows || found_cols != cols) {
-      fail(pointer, "expected " + expected + " (" + why + "), found " + std::to_string(found_rows) + "x" +
+      fail(pointer, "expected " + expected + " (" + reason + "), found " + std::to_string(found_rows) + "x" +
                         std::to_string(found_cols));
     }
     Matrix<float> result(rows, cols);
@@ -318,9 +321,9 @@ class ModelJsonReader {
                        const std::string& what) const {
     expect_keys(value, pointer, {"mean", "std"});
     const auto n = static_cast<Index>(names.size());
-    const std::string why = "one per " + what;
-    RowVector<double> mean = row<double>(value["mean"], pointer + "/mean", n, why);
-    RowVector<double> std = row<double>(value["std"], pointer + "/std", n, why);
+    const std::string reason = "one per " + what;
+    RowVector<double> mean = row<double>(value["mean"], pointer + "/mean", n, reason);
+    RowVector<double> std = row<double>(value["std"], pointer + "/std", n, reason);
     for (Index i = 0; i < n; ++i) {
       if (std(i) < 0.0) {
         fail(pointer + "/std/" + std::to_string(i), "expected a standard deviation >= 0, found " +
@@ -372,13 +375,13 @@ class ModelJsonReader {
       const bool last = i + 1 == expected_layers;
       const Index in = first ? c.inputs : c.width;
       const Index out = last ? c.outputs : c.width;
-      const std::string in_why = first ? "the network has " + std::to_string(in) + " inputs"
+      const std::string in_reason = first ? "the network has " + std::to_string(in) + " inputs"
                                        : "layer " + std::to_string(i - 1) + " has " + std::to_string(in) + " outputs";
-      const std::string out_why = last ? "the network has " + std::to_string(out) + " outputs"
+      const std::string out_reason = last ? "the network has " + std::to_string(out) + " outputs"
                                        : "the hidden width is " + std::to_string(out);
       LinearWeights<float> linear;
-      linear.weight = matrix(layer["weight"], at + "/weight", out, in, in_why + ", " + out_why);
-      linear.bias = row<float>(layer["bias"], at + "/bias", out, out_why);
+      linear.weight = matrix(layer["weight"], at + "/weight", out, in, in_reason + ", " + out_reason);
+      linear.bias = row<float>(layer["bias"], at + "/bias", out, out_reason);
       weights.linear.push_back(std::move(linear));
     }
 
@@ -393,9 +396,9 @@ class ModelJsonReader {
     for (std::size_t i = 0; i < expected_norms; ++i) {
       const std::string at = "/layer_norms/" + std::to_string(i);
       expect_keys(norms[i], at, {"gamma", "beta"});
-      const std::string why = "the hidden width is " + std::to_string(c.width);
-      weights.norm.push_back({row<float>(norms[i]["gamma"], at + "/gamma", c.width, why),
-                              row<float>(norms[i]["beta"], at + "/beta", c.width, why)});
+      const std::string reason = "the hidden width is " + std::to_string(c.width);
+      weights.norm.push_back({row<float>(norms[i]["gamma"], at + "/gamma", c.width, reason),
+                              row<float>(norms[i]["beta"], at + "/beta", c.width, reason)});
     }
   }
 

@@ -14,8 +14,8 @@ namespace metnet {
 // Energy units of event files. Inside the library everything is in GeV.
 enum class EnergyUnit { gev, mev };
 
-// Whether a column holds an energy or momentum, and so is scaled by 1e-3
-// when a file in MeV is read: names ending in _ET, _EX, _EY or _SumET, and
+// Whether a column contains an energy or momentum, which is scaled by 1e-3
+// when a file in MeV is read. These are names ending in _ET, _EX, _EY or _SumET, and
 // names containing SumET or Sum_JetPU (SumET_FWD_Jets, Sum_JetPU). Counts,
 // pile-up variables (ActMu, NVx_*, N_*) and significances (*_Sig) keep their
 // values.
