@@ -27,7 +27,7 @@ TEST_CASE("CSV reader returns columns by name", "[data][csv]") {
   CHECK(some.values()(0, 1) == 40.5f);
 }
 
-TEST_CASE("CSV reader handles BOM, quotes and spaces", "[data][csv]") {
+TEST_CASE("CSV reader handles BOM quotes and spaces", "[data][csv]") {
   const std::string text = "\xEF\xBB\xBF\"ActMu\", \"Tight,Final\" \n 1.5 ,\"2\"\n";
   const auto table = metnet::read_csv_text(text, "quoted.csv");
   CHECK(table.columns() == std::vector<std::string>{"ActMu", "Tight,Final"});
@@ -107,7 +107,7 @@ TEST_CASE("CSV chunked reader streams every row once", "[data][csv]") {
   CHECK_FALSE(reader.next(128).has_value());
 }
 
-TEST_CASE("CSV bad cells name file, line, column and value", "[data][csv][errors]") {
+TEST_CASE("CSV bad cells name place and value", "[data][csv][errors]") {
   const auto read = [](const std::string& text) { return metnet::read_csv_text(text, "bad.csv"); };
   CHECK_THROWS_MATCHES(read("a,b\n1,2\n3,nan\n"), metnet::FormatError,
                        MessageHas("bad.csv:3") && MessageHas("'b'") && MessageHas("'nan'"));

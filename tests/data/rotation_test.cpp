@@ -38,7 +38,7 @@ TEST_CASE("rotation puts reference MET along +x", "[data][rotation][MET-01]") {
   CHECK_THAT(back.y, WithinAbs(-50.0, 1e-12));
 }
 
-TEST_CASE("azimuth differences wrap to (-pi, pi]", "[data][rotation][MET-01]") {
+TEST_CASE("azimuth differences wrap into half-open pi range", "[data][rotation][MET-01]") {
   // Reference: (-3.1 - 3.1 + pi) % (2 pi) - pi = 0.08318530717958605 (same Python command).
   CHECK_THAT(metnet::wrap_azimuth(-3.1 - 3.1), WithinAbs(0.08318530717958605, 1e-12));
   constexpr double pi = std::numbers::pi;

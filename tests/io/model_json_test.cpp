@@ -187,7 +187,7 @@ TEST_CASE("loading null or NaN fails with a clear error", "[io][json][JSON-01][e
                        MessageHas("nan.json: invalid JSON") && MessageHas("NaN"));
 }
 
-TEST_CASE("wrong shapes name pointer, expected and found", "[io][json][errors]") {
+TEST_CASE("wrong shapes name pointer and sizes", "[io][json][errors]") {
   CHECK_THROWS_MATCHES(load_edited([](metnet::Json& j) {
                          for (auto& row : j["layers"][1]["weight"]) {
                            row.push_back(0.5);
@@ -213,7 +213,7 @@ TEST_CASE("wrong shapes name pointer, expected and found", "[io][json][errors]")
                        metnet::FormatError, MessageHas("/standardisation/inputs/mean: expected 4 values"));
 }
 
-TEST_CASE("wrong keys, types and versions are rejected", "[io][json][errors]") {
+TEST_CASE("bad keys types and versions are rejected", "[io][json][errors]") {
   CHECK_THROWS_MATCHES(load_edited([](metnet::Json& j) { j["network"]["dropout"] = 0.1; }), metnet::FormatError,
                        MessageHas("weights.json:/network/dropout: unknown key"));
   CHECK_THROWS_MATCHES(load_edited([](metnet::Json& j) { j.erase("loss"); }), metnet::FormatError,
