@@ -2,9 +2,9 @@
 #pragma once
 // A heap allocation counter for tests. Including this header replaces
 // malloc, calloc and realloc for the whole executable with counting versions
-// that forward to glibc's __libc_* functions; Eigen's aligned buffers and
-// operator new both end up in malloc, so every heap allocation is counted
-// while an AllocationCounter is alive. Include it from one source file per
+// that forward to glibc's __libc_* functions. Eigen's aligned buffers and
+// operator new both call malloc, so every heap allocation is counted while an
+// AllocationCounter is alive. Include it from one source file per
 // test executable only, because it defines these functions.
 
 #include <cstddef>

@@ -150,10 +150,10 @@ Matrix<T> random_batch(Index rows, Index cols, std::uint64_t seed, double scale 
 TEST_CASE("Mlp matches PyTorch in float", "[nn][mlp][pytorch]") {
   // Reference: torch.nn.Sequential of Linear, SiLU/ReLU/Tanh and LayerNorm
   // in float32 (make_pytorch_fixture.py, torch 1.13). The two sides sum the
-  // 64 to 77 float products of each dot product in different orders; the
-  // largest difference measured is below 1e-6 of the scale of each matrix,
-  // and 1e-5 leaves room for other compilers while a wrong derivative term
-  // would be off by far more.
+  // 64 to 77 float products of each dot product in different orders. The
+  // largest difference measured is below 1e-6 of the scale of each matrix.
+  // 1e-5 leaves room for other compilers, and a wrong derivative term would
+  // be off by far more.
   check_against_pytorch<float>("float32", 1e-5);
 }
 

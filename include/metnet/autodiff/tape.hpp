@@ -4,8 +4,8 @@
 //
 // A Tape records operations on batches (metnet::Matrix<T>, one row per
 // event) as a static graph. Recording an operation computes its value at
-// once; forward() replays the whole graph after Tape::set_value has given the
-// inputs new values, and backward() propagates a gradient from a root to
+// once. After Tape::set_value has given the inputs new values, forward()
+// replays the whole graph. backward() propagates a gradient from a root to
 // every value that requires one. Each node keeps its value, gradient and
 // saved intermediates between calls, so replaying a graph with the same
 // batch shape allocates no memory. A new batch size resizes the buffers once.
@@ -72,9 +72,9 @@ class Tape {
   }
 
   // Copy value into an input leaf. The number of columns is fixed when the
-  // input is recorded; the number of rows (the batch size) may change, and
-  // must then change alike for every input of the graph before forward().
-  // value may alias any buffer of this tape: it is copied before use.
+  // input is recorded. The number of rows (the batch size) may change, but
+  // then it must change alike for every input of the graph before forward().
+  // value may alias any buffer of this tape, because it is copied first.
   void set_value(Var<T> input, ConstMatrixRef<T> value) {
     check_owned(input, "set_value");
     if (!input.node()->is_input()) {

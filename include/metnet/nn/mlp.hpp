@@ -10,8 +10,8 @@
 // weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (what
 // kaiming_uniform_(a=sqrt(5)) gives for the weight), and LayerNorm gamma = 1,
 // beta = 0. The numbers come from metnet::Rng, drawn layer by layer, weight
-// (row-major) before bias, so a seed reproduces them on any platform; they
-// are not PyTorch's numbers.
+// (row-major) before bias, so a seed reproduces them on any platform. They
+// are not the numbers PyTorch draws.
 //
 // The graph is recorded on a metnet::Tape at the first forward pass and
 // replayed afterwards, so a training step with an unchanged batch shape

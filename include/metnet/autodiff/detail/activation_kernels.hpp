@@ -7,7 +7,8 @@
 // argument is never positive, as
 //   sigmoid(x) = 1 / (1 + e)   for x >= 0
 //   sigmoid(x) = e / (1 + e)   for x <  0
-// so exp never overflows and no inf / inf or 0 * inf appears, for any finite x.
+// so exp never overflows and no inf / inf or 0 * inf appears for finite x
+// (tests/autodiff/floating_point_test.cpp traps these up to |x| = 1e38).
 // For x far below zero e underflows to zero (or, through Eigen's vectorised
 // exp, which clamps its argument at -88.7 for float and -709.8 for double, to
 // the smallest normal value), which is the correctly rounded result or within

@@ -4,8 +4,8 @@
 // metnet::Loss) as a 1 x 1 value of the network output.
 //
 // The forward pass calls loss.value_and_gradient, which also gives
-// dloss/doutput; the backward pass multiplies that by the node's upstream
-// gradient dL/dloss (the chain rule), so scaled or summed losses, including
+// dloss/doutput. The backward pass multiplies that by the node's upstream
+// gradient dL/dloss (the chain rule). So scaled or summed losses, including
 // a loss scaled by zero, get the right parameter gradient. The target and the
 // per-event weights are data: they receive no gradient.
 

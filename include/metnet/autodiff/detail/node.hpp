@@ -82,9 +82,9 @@ class Node {
     }
   }
 
-  // Return the gradient buffer for a kernel that writes it row by row: the
-  // caller adds to it if has_grad() was true before the call, and assigns to
-  // it otherwise (the buffer is then sized rows x cols but not cleared).
+  // Return the gradient buffer for a kernel that writes it row by row. The
+  // caller adds to it if has_grad() was true before the call. Otherwise the
+  // caller assigns every element, because the buffer is sized but not cleared.
   Matrix<T>& start_grad(Index rows, Index cols) {
     if (!has_grad_) {
       grad_->resize(rows, cols);
