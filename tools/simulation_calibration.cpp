@@ -3,15 +3,18 @@
 //
 // Simulates ttbar with the Run-2 mu profile and compares the mean and
 // standard deviation of every feature, in the frame rotated so that Tight
-// MET points along +x, with the ATLAS ttbar feature statistics. Then
-// simulates ttbar, Z -> mu mu (exactly two reconstructed muons) and WW with
-// mu uniform in [10, 60] and compares the per-axis RMS of (MET - true) of
-// every working point in bins of mu, true ET and Tight sum ET.
+// MET points along +x, with the ATLAS ttbar feature statistics. Compares
+// the per-axis RMS of (MET - true) of every working point with ATLAS: in
+// bins of mu for ttbar, Z -> mu mu and WW simulated with mu uniform in
+// [10, 60], and in bins of true ET and Tight sum ET for ttbar and
+// Z -> mu mu with the Run-2 mu profile. Z -> mu mu events need exactly two
+// reconstructed muons. Last, compares the ttbar true and Tight MET spectra.
 //
 // Usage: simulation_calibration [--events N] [--profile-events N]
 //                               [--threads T] [--seed S] [--out DIR]
-// Writes feature_stats.csv and rmse_*.csv to DIR (default: current
-// directory) and prints the tables. Exit status 0 whatever the agreement.
+// Writes feature_stats.csv, {ttbar,zmumu}_rmse_vs_{actmu,true_et,
+// tight_final_sumet}.csv, ww_rmse_vs_actmu.csv and ttbar_met_spectra.csv to
+// DIR (default: current directory) and prints the tables. Exit status 0 whatever the agreement.
 
 #include <algorithm>
 #include <cmath>
@@ -160,26 +163,72 @@ const std::vector<std::pair<std::string, std::string>> profile_wps = {
     {"Tight", "Tight"}, {"Loose", "Loose"}, {"Tighter", "Tghtr"}, {"FJVT", "FJVT"}, {"Calo", "Calo"},
     {"Track", "Track"}};
 
-// Per-axis RMS of (MET - true) per working point in bins of `variable`,
-// with bin centres read from an ATLAS profile file (uniform widths).
-void compare_profile(const EventTable& table, const std::string& variable, const std::string& atlas_file,
-                     const std::string& label, const std::string& out_path, bool two_muons) {
-  const CsvTable atlas = read_csv(atlas_file);
+// Per-event inputs of a resolution profile: the binning variable and, per
+// working point of profile_wps, 0.5 ((MET_x - true_x)^2 + (MET_y - true_y)^2).
+struct ProfileSample {
+  std::vector<double> variable;
+  std::vector<std::vector<double>> squared_error;
+};
+
+// Reads `variable` ("True_ET" or any column) and the squared errors of every
+// working point; with two_muons, keeps only events with N_Muons == 2.
+ProfileSample profile_sample(const EventTable& table, const std::string& variable, bool two_muons) {
+  const auto n_muons = table.column("N_Muons");
+  const auto tx = table.column("True_EX");
+  const auto ty = table.column("True_EY");
+  const auto binned = table.column(variable);
+  std::vector<metnet::Index> ex_columns;
+  std::vector<metnet::Index> ey_columns;
+  for (const auto& wp : profile_wps) {
+    ex_columns.push_back(table.column_index(wp.second + "_Final_EX"));
+    ey_columns.push_back(table.column_index(wp.second + "_Final_EY"));
+  }
+  ProfileSample sample;
+  sample.squared_error.resize(profile_wps.size());
+  for (metnet::Index i = 0; i < table.rows(); ++i) {
+    if (two_muons && n_muons(i) != 2.0F) {
+      continue;
+    }
+    sample.variable.push_back(binned(i));
+    for (std::size_t w = 0; w < profile_wps.size(); ++w) {
+      const double dx = table.values()(i, ex_columns[w]) - tx(i);
+      const double dy = table.values()(i, ey_columns[w]) - ty(i);
+      sample.squared_error[w].push_back(0.5 * (dx * dx + dy * dy));
+    }
+  }
+  return sample;
+}
+
+// Per-axis RMS of (MET - true) per working point in the bins of an ATLAS
+// profile file (first column: bin centres of uniform width), written side
+// by side with ATLAS as CSV and printed. A `*` marks a bin more than 15 %
+// away from ATLAS; bins with fewer than 200 simulated events get no mark.
+void compare_profile(const ProfileSample& sample, const std::string& variable, const std::string& atlas_file,
+                     const std::string& label, const std::string& out_path) {
+  CsvTable atlas = read_csv(atlas_file);
+  // Some ATLAS files list their bins out of order.
+  std::sort(atlas.rows.begin(), atlas.rows.end(),
+            [](const auto& a, const auto& b) { return std::stod(a[0]) < std::stod(b[0]); });
   std::vector<double> centres;
   for (const auto& row : atlas.rows) {
     centres.push_back(std::stod(row[0]));
   }
   const double width = centres.size() > 1 ? centres[1] - centres[0] : 1.0;
+  const double first_low = centres.front() - 0.5 * width;
 
-  std::vector<double> x(static_cast<std::size_t>(table.rows()));
-  for (metnet::Index i = 0; i < table.rows(); ++i) {
-    x[static_cast<std::size_t>(i)] = variable == "True_ET"
-                                         ? std::hypot(table.column("True_EX")(i), table.column("True_EY")(i))
-                                         : table.column(variable)(i);
+  std::vector<std::size_t> counts(centres.size(), 0);
+  std::vector<std::vector<double>> sums(centres.size(), std::vector<double>(profile_wps.size(), 0.0));
+  for (std::size_t i = 0; i < sample.variable.size(); ++i) {
+    const double position = (sample.variable[i] - first_low) / width;
+    if (position < 0.0 || position >= static_cast<double>(centres.size())) {
+      continue;
+    }
+    const auto b = static_cast<std::size_t>(position);
+    ++counts[b];
+    for (std::size_t w = 0; w < profile_wps.size(); ++w) {
+      sums[b][w] += sample.squared_error[w][i];
+    }
   }
-  const auto n_muons = table.column("N_Muons");
-  const auto tx = table.column("True_EX");
-  const auto ty = table.column("True_EY");
 
   std::ofstream csv(out_path);
   csv << "bin_centre,events";
@@ -193,70 +242,135 @@ void compare_profile(const EventTable& table, const std::string& variable, const
   std::printf("\n");
 
   for (std::size_t b = 0; b < centres.size(); ++b) {
-    const double low = centres[b] - 0.5 * width;
-    const double high = centres[b] + 0.5 * width;
-    csv << centres[b];
-    std::vector<std::string> cells;
-    std::size_t count = 0;
-    std::vector<double> sums(profile_wps.size(), 0.0);
-    for (metnet::Index i = 0; i < table.rows(); ++i) {
-      const double v = x[static_cast<std::size_t>(i)];
-      if (v < low || v >= high || (two_muons && n_muons(i) != 2.0F)) {
-        continue;
-      }
-      ++count;
-      for (std::size_t w = 0; w < profile_wps.size(); ++w) {
-        const std::string& wp = profile_wps[w].second;
-        const double dx = table.column(wp + "_Final_EX")(i) - tx(i);
-        const double dy = table.column(wp + "_Final_EY")(i) - ty(i);
-        sums[w] += 0.5 * (dx * dx + dy * dy);
-      }
-    }
-    csv << ',' << count;
-    std::printf("%8.2f %7zu", centres[b], count);
+    csv << centres[b] << ',' << counts[b];
+    std::printf("%8.2f %7zu", centres[b], counts[b]);
     for (std::size_t w = 0; w < profile_wps.size(); ++w) {
       const auto col = std::find(atlas.header.begin(), atlas.header.end(), profile_wps[w].first) - atlas.header.begin();
       const double a = std::stod(atlas.rows[b][static_cast<std::size_t>(col)]);
-      const double s = count > 0 ? std::sqrt(sums[w] / static_cast<double>(count)) : 0.0;
+      const double s = counts[b] > 0 ? std::sqrt(sums[b][w] / static_cast<double>(counts[b])) : 0.0;
       csv << ',' << s << ',' << a;
-      std::printf(" %6.2f/%6.2f%s", s, a, std::abs(s - a) <= 0.15 * a ? " " : "*");
+      const bool marked = counts[b] >= 200 && std::abs(s - a) > 0.15 * a;
+      std::printf(" %6.2f/%6.2f%s", s, a, marked ? "*" : " ");
     }
     csv << '\n';
     std::printf("\n");
   }
 }
 
-// WW has no ATLAS profile file; physics reference values at three mu points
-// (ATLAS MC16, METNet evaluation outputs).
-void print_ww(const EventTable& table) {
+// WW has no ATLAS profile file: reference values at three mu points (ATLAS
+// MC16 WW -> l nu l nu, METNet evaluation outputs), bins of +- 1.5625.
+void compare_ww(const ProfileSample& sample, const std::string& out_path) {
   const std::vector<std::pair<double, std::vector<double>>> atlas = {
       {11.6, {19.65, 19.58, 19.85, 19.56, 19.84, 33.99}},
       {36.6, {22.11, 23.25, 22.02, 21.81, 25.15, 34.56}},
       {58.4, {25.57, 29.35, 24.79, 24.54, 30.84, 34.86}}};
+  std::ofstream csv(out_path);
+  csv << "bin_centre,events";
+  for (const auto& wp : profile_wps) {
+    csv << ',' << wp.second << "_sim," << wp.second << "_atlas";
+  }
+  csv << '\n';
   std::printf("\nWW: per-axis RMS(MET - true) in GeV by mu (bin +- 1.56), simulation / ATLAS\n");
-  const auto mu = table.column("ActMu");
   for (const auto& [centre, values] : atlas) {
     std::vector<double> sums(profile_wps.size(), 0.0);
     std::size_t count = 0;
-    for (metnet::Index i = 0; i < table.rows(); ++i) {
-      if (std::abs(mu(i) - centre) > 1.5625) {
+    for (std::size_t i = 0; i < sample.variable.size(); ++i) {
+      if (std::abs(sample.variable[i] - centre) > 1.5625) {
         continue;
       }
       ++count;
       for (std::size_t w = 0; w < profile_wps.size(); ++w) {
-        const std::string& wp = profile_wps[w].second;
-        const double dx = table.column(wp + "_Final_EX")(i) - table.column("True_EX")(i);
-        const double dy = table.column(wp + "_Final_EY")(i) - table.column("True_EY")(i);
-        sums[w] += 0.5 * (dx * dx + dy * dy);
+        sums[w] += sample.squared_error[w][i];
       }
     }
+    csv << centre << ',' << count;
     std::printf("%8.2f %7zu", centre, count);
     for (std::size_t w = 0; w < profile_wps.size(); ++w) {
       const double s = std::sqrt(sums[w] / static_cast<double>(std::max<std::size_t>(count, 1)));
+      csv << ',' << s << ',' << values[w];
       std::printf(" %6.2f/%6.2f%s", s, values[w], std::abs(s - values[w]) <= 0.15 * values[w] ? " " : "*");
     }
+    csv << '\n';
     std::printf("\n");
   }
+}
+
+// True and Tight MET spectra of ttbar against the ATLAS 1 GeV histograms,
+// both normalised to unit area over 0-500 GeV. Writes the 1 GeV densities
+// and prints them merged into 25 GeV bins, with the means and the largest
+// distance between the cumulative distributions.
+void compare_met_spectra(const EventTable& table, const std::string& atlas_file, const std::string& out_path) {
+  const CsvTable atlas = read_csv(atlas_file);
+  const std::size_t bins = atlas.rows.size();  // 1 GeV bins from 0
+  std::vector<double> atlas_true(bins);
+  std::vector<double> atlas_tight(bins);
+  for (std::size_t b = 0; b < bins; ++b) {
+    atlas_true[b] = std::stod(atlas.rows[b][1]);
+    atlas_tight[b] = std::stod(atlas.rows[b][2]);
+  }
+  std::vector<double> sim_true(bins, 0.0);
+  std::vector<double> sim_tight(bins, 0.0);
+  const auto fill = [&](const std::string& column, std::vector<double>& histogram) {
+    const auto values = table.column(column);
+    for (metnet::Index i = 0; i < table.rows(); ++i) {
+      const double v = values(i);
+      if (v >= 0.0 && v < static_cast<double>(bins)) {
+        histogram[static_cast<std::size_t>(v)] += 1.0;
+      }
+    }
+  };
+  fill("True_ET", sim_true);
+  fill("Tight_Final_ET", sim_tight);
+  for (std::vector<double>* h : {&atlas_true, &atlas_tight, &sim_true, &sim_tight}) {
+    double total = 0.0;
+    for (double x : *h) {
+      total += x;
+    }
+    for (double& x : *h) {
+      x /= std::max(total, 1.0);
+    }
+  }
+
+  std::ofstream csv(out_path);
+  csv << "bin_centre,true_et_atlas,true_et_sim,tight_et_atlas,tight_et_sim\n";
+  for (std::size_t b = 0; b < bins; ++b) {
+    csv << b + 0.5 << ',' << atlas_true[b] << ',' << sim_true[b] << ',' << atlas_tight[b] << ',' << sim_tight[b]
+        << '\n';
+  }
+
+  std::printf("\nttbar (Run-2 mu): true and Tight MET spectra, share of events per 25 GeV bin, simulation / ATLAS\n");
+  std::printf("%10s %17s %17s\n", "MET (GeV)", "true ET", "Tight ET");
+  for (std::size_t low = 0; low < bins; low += 25) {
+    double at = 0.0;
+    double st = 0.0;
+    double ag = 0.0;
+    double sg = 0.0;
+    for (std::size_t b = low; b < std::min(bins, low + 25); ++b) {
+      at += atlas_true[b];
+      st += sim_true[b];
+      ag += atlas_tight[b];
+      sg += sim_tight[b];
+    }
+    std::printf("%4zu-%-5zu %8.4f/%8.4f %8.4f/%8.4f\n", low, std::min(bins, low + 25), st, at, sg, ag);
+  }
+  const auto summary = [&](const char* name, const std::vector<double>& sim, const std::vector<double>& ref) {
+    double sim_mean = 0.0;
+    double ref_mean = 0.0;
+    double sim_cdf = 0.0;
+    double ref_cdf = 0.0;
+    double distance = 0.0;
+    for (std::size_t b = 0; b < bins; ++b) {
+      sim_mean += (b + 0.5) * sim[b];
+      ref_mean += (b + 0.5) * ref[b];
+      sim_cdf += sim[b];
+      ref_cdf += ref[b];
+      distance = std::max(distance, std::abs(sim_cdf - ref_cdf));
+    }
+    std::printf("%s below 500 GeV: mean %.1f / %.1f GeV, max |CDF difference| %.3f\n", name, sim_mean, ref_mean,
+                distance);
+  };
+  summary("true ET", sim_true, atlas_true);
+  summary("Tight ET", sim_tight, atlas_tight);
 }
 
 }  // namespace
@@ -286,6 +400,7 @@ int main(int argc, char** argv) {
   metnet::SimulationConfig config;
   const EventTable ttbar = metnet::simulate(metnet::Process::ttbar, options.events, config, options.seed, options.threads);
   compare_features(ttbar, data, options.out);
+  const EventTable zmumu = metnet::simulate(metnet::Process::zmumu, options.events, config, options.seed + 4, options.threads);
 
   metnet::SimulationConfig profile = config;
   profile.pileup.profile = metnet::MuProfile::uniform;
@@ -295,16 +410,23 @@ int main(int argc, char** argv) {
   const EventTable zmumu_u = metnet::simulate(metnet::Process::zmumu, options.profile_events, profile, options.seed + 2, options.threads);
   const EventTable ww_u = metnet::simulate(metnet::Process::ww, options.profile_events / 2, profile, options.seed + 3, options.threads);
 
-  compare_profile(zmumu_u, "ActMu", data + "/atlas/zmumu_rmse_vs_actmu.csv", "Z -> mu mu",
-                  options.out + "/rmse_zmumu_vs_actmu.csv", true);
-  compare_profile(ttbar_u, "ActMu", data + "/atlas/ttbar_rmse_vs_actmu.csv", "ttbar",
-                  options.out + "/rmse_ttbar_vs_actmu.csv", false);
-  print_ww(ww_u);
-  compare_profile(ttbar, "True_ET", data + "/atlas/ttbar_rmse_vs_true_et.csv", "ttbar (Run-2 mu)",
-                  options.out + "/rmse_ttbar_vs_true_et.csv", false);
-  compare_profile(ttbar, "Tight_Final_SumET", data + "/atlas/ttbar_rmse_vs_tight_final_sumet.csv",
-                  "ttbar (Run-2 mu)", options.out + "/rmse_ttbar_vs_tight_sumet.csv", false);
-  compare_profile(zmumu_u, "Tight_Final_SumET", data + "/atlas/zmumu_rmse_vs_tight_final_sumet.csv",
-                  "Z -> mu mu (mu uniform 10-60)", options.out + "/rmse_zmumu_vs_tight_sumet.csv", true);
+  const std::string atlas = data + "/atlas/";
+  const std::string& out = options.out;
+  compare_profile(profile_sample(zmumu_u, "ActMu", true), "ActMu", atlas + "zmumu_rmse_vs_actmu.csv",
+                  "Z -> mu mu (mu uniform 10-60)", out + "/zmumu_rmse_vs_actmu.csv");
+  compare_profile(profile_sample(ttbar_u, "ActMu", false), "ActMu", atlas + "ttbar_rmse_vs_actmu.csv",
+                  "ttbar (mu uniform 10-60)", out + "/ttbar_rmse_vs_actmu.csv");
+  compare_ww(profile_sample(ww_u, "ActMu", false), out + "/ww_rmse_vs_actmu.csv");
+  compare_profile(profile_sample(ttbar, "True_ET", false), "True_ET", atlas + "ttbar_rmse_vs_true_et.csv",
+                  "ttbar (Run-2 mu)", out + "/ttbar_rmse_vs_true_et.csv");
+  compare_profile(profile_sample(zmumu, "True_ET", true), "True_ET", atlas + "zmumu_rmse_vs_true_et.csv",
+                  "Z -> mu mu (Run-2 mu)", out + "/zmumu_rmse_vs_true_et.csv");
+  compare_profile(profile_sample(ttbar, "Tight_Final_SumET", false), "Tight_Final_SumET",
+                  atlas + "ttbar_rmse_vs_tight_final_sumet.csv", "ttbar (Run-2 mu)",
+                  out + "/ttbar_rmse_vs_tight_final_sumet.csv");
+  compare_profile(profile_sample(zmumu, "Tight_Final_SumET", true), "Tight_Final_SumET",
+                  atlas + "zmumu_rmse_vs_tight_final_sumet.csv", "Z -> mu mu (Run-2 mu)",
+                  out + "/zmumu_rmse_vs_tight_final_sumet.csv");
+  compare_met_spectra(ttbar, atlas + "ttbar_nonallhad_true_and_tight_met_hist.csv", out + "/ttbar_met_spectra.csv");
   return 0;
 }

@@ -101,11 +101,22 @@ TEST_CASE("table finals match the term columns", "[simulation][physics]") {
   }
 }
 
-TEST_CASE("true MET of Z to mu mu is zero and of ttbar positive", "[simulation][physics]") {
+TEST_CASE("true MET of Z to mu mu is small and of ttbar positive", "[simulation][physics]") {
   const metnet::SimulationConfig config;
-  // Z -> mu mu has no neutrino: no b quarks, no taus in this generator.
-  const auto z = metnet::simulate(Process::zmumu, 2000, config, 2);
-  CHECK(z.column("True_ET").maxCoeff() == 0.0F);
+  // Z -> mu mu neutrinos come only from heavy-flavour ISR jets: ATLAS has
+  // 8.6 % of events above 1 GeV (Z -> mu mu MC16 true-ET histogram).
+  const auto z = metnet::simulate(Process::zmumu, 20000, config, 2);
+  const auto z_true = z.column("True_ET");
+  const double above_1_gev = (z_true.array() > 1.0F).cast<double>().mean();
+  CHECK_THAT(above_1_gev, WithinAbs(0.086, 0.02));
+  CHECK(z_true.mean() < 1.0F);
+
+  // Without heavy-flavour ISR, Z -> mu mu has no neutrino (no taus, no b quarks).
+  metnet::SimulationConfig light_isr = config;
+  light_isr.zmumu.isr_heavy_flavour_fraction = 0.0;
+  const auto z_light = metnet::simulate(Process::zmumu, 2000, light_isr, 2);
+  CHECK(z_light.column("True_ET").maxCoeff() == 0.0F);
+
   // Non-all-hadronic ttbar always has a neutrino from a leptonic W.
   const auto tt = metnet::simulate(Process::ttbar, 2000, config, 2);
   CHECK(tt.column("True_ET").minCoeff() > 0.0F);
@@ -158,6 +169,9 @@ TEST_CASE("invalid configuration is rejected", "[simulation]") {
   config.pileup.low = 50.0;
   config.pileup.high = 10.0;
   CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, config, 1), metnet::ConfigError);
+  metnet::SimulationConfig heavy_share;
+  heavy_share.zmumu.isr_heavy_flavour_fraction = 1.5;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::zmumu, heavy_share, 1), metnet::ConfigError);
   metnet::SimulationConfig light_stop;
   light_stop.stop.stop_mass = 200.0;
   CHECK_THROWS_AS(metnet::EventGenerator(Process::stop_pair, light_stop, 1), metnet::ConfigError);

@@ -136,7 +136,9 @@ inline void generate_isr(Rng& rng, const ProcessTuning& tuning, const JetConfig&
       continue;  // beyond the calorimeter: neither a jet nor recoil
     }
     const FourMomentum p = massless(pt, eta, phi);
-    event.partons.push_back({p, PartonKind::gluon});
+    // No draw when the share is 0, so such configurations keep their random sequence.
+    const bool heavy = tuning.isr_heavy_flavour_fraction > 0.0 && rng.uniform() < tuning.isr_heavy_flavour_fraction;
+    event.partons.push_back({p, heavy ? PartonKind::b_quark : PartonKind::gluon});
     sum_x += p.px;
     sum_y += p.py;
   }
