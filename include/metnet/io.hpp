@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Umbrella header for metnet/io: the JSON weights file. Needs nlohmann_json
-// (link metnet::json); everything else in metnet needs Eigen alone.
+// Umbrella header for metnet/io: JSON weights files (needs nlohmann_json).
 
+#include "metnet/io/metnet_json.hpp"
 #include "metnet/io/model_json.hpp"
