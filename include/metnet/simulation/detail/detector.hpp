@@ -328,13 +328,18 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
   const double hs_sum_et = soft_sum_et;
   const double track_scale = sc.central_fraction * sc.charged_fraction;
   const double track_sigma = std::sqrt(sc.track_noise_per_mu * mu + sc.track_noise_per_sum_et * hs_sum_et);
-  const double tst_x = track_scale * soft_x + rng.normal(0.0, track_sigma);
-  const double tst_y = track_scale * soft_y + rng.normal(0.0, track_sigma);
+  const double track_noise_x = rng.normal();
+  const double track_noise_y = rng.normal();
+  const double tst_x = track_scale * soft_x + track_sigma * track_noise_x;
+  const double tst_y = track_scale * soft_y + track_sigma * track_noise_y;
   const double tst_sum_et = sc.track_sum_et_scale * hs_sum_et + sc.track_sum_et_per_mu * mu;
   const double cluster_sigma =
       std::sqrt(sc.cluster_noise_const + sc.cluster_noise_per_mu * mu + sc.cluster_noise_per_sum_et * hs_sum_et);
-  const double cst_x = sc.cluster_response * soft_x + rng.normal(0.0, cluster_sigma);
-  const double cst_y = sc.cluster_response * soft_y + rng.normal(0.0, cluster_sigma);
+  // CST noise = sigma_C (rho g_T + sqrt(1 - rho^2) g_C), g_T the TST's own standard normal.
+  const double rho = sc.cluster_track_noise_correlation;
+  const double own_share = std::sqrt(1.0 - rho * rho);
+  const double cst_x = sc.cluster_response * soft_x + cluster_sigma * (rho * track_noise_x + own_share * rng.normal());
+  const double cst_y = sc.cluster_response * soft_y + cluster_sigma * (rho * track_noise_y + own_share * rng.normal());
   const double cst_sum_et = sc.cluster_response * hs_sum_et +
                             gamma(rng, static_cast<double>(n_pileup), sc.cluster_sum_et_per_interaction);
 

@@ -125,7 +125,11 @@ inline void decay_top(Rng& rng, const FourMomentum& top, bool leptonic, TruthEve
 // system must carry so that the event balances.
 inline void generate_isr(Rng& rng, const ProcessTuning& tuning, const JetConfig& jets, TruthEvent& event,
                          double& system_px, double& system_py) noexcept {
-  const auto count = poisson(rng, tuning.isr_mean_count);
+  double mean_count = tuning.isr_mean_count;
+  if (tuning.isr_count_shape > 0.0) {
+    mean_count *= gamma(rng, tuning.isr_count_shape, 1.0 / tuning.isr_count_shape);
+  }
+  const auto count = poisson(rng, mean_count);
   double sum_x = 0.0;
   double sum_y = 0.0;
   for (std::int64_t i = 0; i < count; ++i) {
