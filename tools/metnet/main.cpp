@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// The `metnet` command-line tool: simulate events, train METNet, predict,
+// inspect weights files and run the demo. Each subcommand is one header in
+// commands/ and registers itself with add_<name>_command.
+
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common.hpp"
+
+int main(int argc, char** argv) {
+  metnet::cli::invoked_command() = metnet::cli::join_command_line(argc, argv);
+
+  CLI::App app{"metnet: train and run METNet, the neural-network estimate of the missing transverse momentum"};
+  app.require_subcommand(1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version exit with 0; every other parse error is bad input.
+    const int code = app.exit(error);
+    return code == 0 ? 0 : static_cast<int>(metnet::cli::ExitCode::bad_input);
+  } catch (const std::exception& error) {
+    std::cerr << "metnet: error: " << error.what() << '\n';
+    return static_cast<int>(metnet::cli::exit_code_for(error));
+  }
+  return 0;
+}
