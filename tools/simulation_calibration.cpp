@@ -14,7 +14,8 @@
 //                               [--threads T] [--seed S] [--out DIR]
 // Writes feature_stats.csv, {ttbar,zmumu}_rmse_vs_{actmu,true_et,
 // tight_final_sumet}.csv, ww_rmse_vs_actmu.csv and ttbar_met_spectra.csv to
-// DIR (default: current directory) and prints the tables. Exit status 0 whatever the agreement.
+// DIR (default: current directory) and prints the tables. Exit status 0
+// whatever the agreement, 1 if DIR cannot be written.
 
 #include <algorithm>
 #include <cmath>
@@ -69,6 +70,15 @@ CsvTable read_csv(const std::string& path) {
     }
   }
   return table;
+}
+
+// Opens a CSV for writing; throws IoError if the folder is missing or not writable.
+std::ofstream open_output(const std::string& path) {
+  std::ofstream out(path);
+  if (!out) {
+    throw metnet::IoError("cannot write '" + path + "': create the --out folder first or choose a writable one");
+  }
+  return out;
 }
 
 double mean_of(const std::vector<double>& v) {
@@ -129,7 +139,7 @@ std::map<std::string, std::vector<double>> rotated_features(const EventTable& ta
 void compare_features(const EventTable& table, const std::string& data_dir, const std::string& out_dir) {
   const CsvTable atlas = read_csv(data_dir + "/atlas/ttbar_feature_stats.csv");
   const auto features = rotated_features(table);
-  std::ofstream csv(out_dir + "/feature_stats.csv");
+  std::ofstream csv = open_output(out_dir + "/feature_stats.csv");
   csv << "feature,atlas_mean,atlas_std,sim_mean,sim_std,within_15_percent\n";
   std::printf("\nttbar feature statistics (Tight-rotated frame), %lld events\n",
               static_cast<long long>(table.rows()));
@@ -230,7 +240,7 @@ void compare_profile(const ProfileSample& sample, const std::string& variable, c
     }
   }
 
-  std::ofstream csv(out_path);
+  std::ofstream csv = open_output(out_path);
   csv << "bin_centre,events";
   std::printf("\n%s: per-axis RMS(MET - true) in GeV by %s, simulation / ATLAS\n", label.c_str(), variable.c_str());
   std::printf("%8s %7s", "centre", "events");
@@ -264,7 +274,7 @@ void compare_ww(const ProfileSample& sample, const std::string& out_path) {
       {11.6, {19.65, 19.58, 19.85, 19.56, 19.84, 33.99}},
       {36.6, {22.11, 23.25, 22.02, 21.81, 25.15, 34.56}},
       {58.4, {25.57, 29.35, 24.79, 24.54, 30.84, 34.86}}};
-  std::ofstream csv(out_path);
+  std::ofstream csv = open_output(out_path);
   csv << "bin_centre,events";
   for (const auto& wp : profile_wps) {
     csv << ',' << wp.second << "_sim," << wp.second << "_atlas";
@@ -331,7 +341,7 @@ void compare_met_spectra(const EventTable& table, const std::string& atlas_file,
     }
   }
 
-  std::ofstream csv(out_path);
+  std::ofstream csv = open_output(out_path);
   csv << "bin_centre,true_et_atlas,true_et_sim,tight_et_atlas,tight_et_sim\n";
   for (std::size_t b = 0; b < bins; ++b) {
     csv << b + 0.5 << ',' << atlas_true[b] << ',' << sim_true[b] << ',' << atlas_tight[b] << ',' << sim_tight[b]
@@ -396,6 +406,12 @@ int main(int argc, char** argv) {
     }
   }
   const std::string data = METNET_SHARED_DATA_DIR;
+  try {
+    open_output(options.out + "/feature_stats.csv");  // fail before minutes of simulation, not after
+  } catch (const metnet::IoError& error) {
+    std::cerr << error.what() << '\n';
+    return 1;
+  }
 
   metnet::SimulationConfig config;
   const EventTable ttbar = metnet::simulate(metnet::Process::ttbar, options.events, config, options.seed, options.threads);
