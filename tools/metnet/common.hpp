@@ -226,15 +226,20 @@ inline bool stderr_is_terminal() noexcept { return ::isatty(STDERR_FILENO) == 1;
 // `interval` seconds and one at the end, so logs stay short.
 class ProgressBar {
  public:
+  // `elapsed_before` is work time spent before the bar was made, in seconds
+  // (it enters the rate and the ETA).
   ProgressBar(std::string label, long long total, std::string unit, std::ostream& out = std::cerr,
-              std::optional<bool> terminal = std::nullopt, double interval_seconds = 10.0)
+              std::optional<bool> terminal = std::nullopt, double interval_seconds = 10.0,
+              double elapsed_before = 0.0)
       : label_(std::move(label)),
         unit_(std::move(unit)),
         total_(total),
         out_(out),
         terminal_(terminal.value_or(stderr_is_terminal())),
         interval_(interval_seconds),
-        start_(std::chrono::steady_clock::now()) {}
+        start_(std::chrono::steady_clock::now() -
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   std::chrono::duration<double>(std::max(elapsed_before, 0.0)))) {}
 
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
@@ -245,23 +250,10 @@ class ProgressBar {
     }
   }
 
-  // Reports `done` units of work; `suffix` is appended (e.g. the loss).
+  // Reports `done` units of work; `suffix` is appended (e.g. the loss). Off
+  // a terminal, the line for the completed work is left to finish().
   void update(long long done, std::string_view suffix = {}) {
-    const double seconds = elapsed();
-    if (terminal_) {
-      // Redraw at most 10 times a second.
-      if (drawn_ && done < total_ && seconds - last_print_ < 0.1) {
-        return;
-      }
-      out_ << '\r' << format_progress(label_, done, total_, seconds, unit_, suffix) << "\x1b[K" << std::flush;
-      drawn_ = true;
-    } else if (done >= total_ || !drawn_ || seconds - last_print_ >= interval_) {
-      out_ << format_progress(label_, done, total_, seconds, unit_, suffix) << '\n' << std::flush;
-      drawn_ = true;
-    } else {
-      return;
-    }
-    last_print_ = seconds;
+    print(done, suffix, false);
   }
 
   // Prints a line of text between progress updates (e.g. an epoch summary).
@@ -278,7 +270,7 @@ class ProgressBar {
     if (finished_) {
       return;
     }
-    update(total_, suffix);
+    print(total_, suffix, true);
     if (terminal_) {
       out_ << '\n' << std::flush;
     }
@@ -290,6 +282,24 @@ class ProgressBar {
   }
 
  private:
+  void print(long long done, std::string_view suffix, bool final) {
+    const double seconds = elapsed();
+    if (terminal_) {
+      // Redraw at most 10 times a second.
+      if (drawn_ && done < total_ && seconds - last_print_ < 0.1) {
+        return;
+      }
+      out_ << '\r' << format_progress(label_, done, total_, seconds, unit_, suffix) << "\x1b[K" << std::flush;
+      drawn_ = true;
+    } else if (final || (done < total_ && (!drawn_ || seconds - last_print_ >= interval_))) {
+      out_ << format_progress(label_, done, total_, seconds, unit_, suffix) << '\n' << std::flush;
+      drawn_ = true;
+    } else {
+      return;
+    }
+    last_print_ = seconds;
+  }
+
   std::string label_;
   std::string unit_;
   long long total_;

@@ -8,6 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "commands/inspect.hpp"
+#include "commands/predict.hpp"
+#include "commands/simulate.hpp"
+#include "commands/train.hpp"
 #include "common.hpp"
 
 int main(int argc, char** argv) {
@@ -15,6 +19,10 @@ int main(int argc, char** argv) {
 
   CLI::App app{"metnet: train and run METNet, the neural-network estimate of the missing transverse momentum"};
   app.require_subcommand(1);
+  metnet::cli::add_simulate_command(app);
+  metnet::cli::add_train_command(app);
+  metnet::cli::add_predict_command(app);
+  metnet::cli::add_inspect_command(app);
 
   try {
     app.parse(argc, argv);

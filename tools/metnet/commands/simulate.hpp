@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// `metnet simulate`: generates events of one process with the parametric
+// simulation and writes them as CSV or .npy.
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "../common.hpp"
+#include "metnet/simulation/event_generator.hpp"
+#include "metnet/simulation/process.hpp"
+#include "metnet/simulation/simulation_config.hpp"
+
+namespace metnet::cli {
+
+// The pile-up profile of --mu-profile: "run2" (truncated normal with mean
+// `mu`, the ATLAS Run-2 ttbar profile by default), "uniform" (flat in
+// [mu_low, mu_high]) or "fixed" (always `mu`).
+inline PileupConfig parse_mu_profile(std::string_view name, std::optional<double> mu, double mu_low,
+                                     double mu_high) {
+  PileupConfig pileup;
+  if (name == "run2") {
+    pileup.profile = MuProfile::run2_gaussian;
+    pileup.mean = mu.value_or(pileup.mean);
+  } else if (name == "uniform") {
+    pileup.profile = MuProfile::uniform;
+    pileup.low = mu_low;
+    pileup.high = mu_high;
+  } else if (name == "fixed") {
+    if (!mu) {
+      throw ConfigError("--mu-profile fixed needs --mu, the number of interactions per crossing (e.g. --mu 40)");
+    }
+    pileup.profile = MuProfile::fixed;
+    pileup.mean = *mu;
+  } else {
+    throw ConfigError("--mu-profile: expected run2, uniform or fixed, found '" + std::string(name) + "'");
+  }
+  return pileup;
+}
+
+// Generates the same table as simulate(process, events, config, seed, threads),
+// in chunks so that `on_progress(done)` can report after each chunk.
+template <class Progress>
+EventTable simulate_in_chunks(Process process, std::size_t events, const SimulationConfig& config,
+                              std::uint64_t seed, unsigned threads, Progress&& on_progress) {
+  const EventGenerator generator(process, config, seed);
+  std::vector<std::string> columns = simulation_columns();
+  Matrix<float> values(static_cast<Index>(events), static_cast<Index>(columns.size()));
+  threads = std::max(1U, threads);
+
+  constexpr std::size_t chunk = 8192;
+  for (std::size_t begin = 0; begin < events; begin += chunk) {
+    const std::size_t end = std::min(events, begin + chunk);
+    const auto fill = [&](std::size_t first, std::size_t last) {
+      for (std::size_t i = first; i < last; ++i) {
+        generator.generate_row(i, values.row(static_cast<Index>(i)).data());
+      }
+    };
+    if (threads == 1) {
+      fill(begin, end);
+    } else {
+      std::vector<std::thread> workers;
+      const std::size_t share = (end - begin + threads - 1) / threads;
+      for (unsigned t = 0; t < threads; ++t) {
+        const std::size_t first = std::min(end, begin + t * share);
+        workers.emplace_back(fill, first, std::min(end, first + share));
+      }
+      for (std::thread& worker : workers) {
+        worker.join();
+      }
+    }
+    on_progress(static_cast<long long>(end));
+  }
+  return EventTable(std::move(columns), std::move(values));
+}
+
+struct SimulateArguments {
+  std::string process = "ttbar";
+  long long events = 10000;
+  std::string mu_profile = "run2";
+  std::optional<double> mu;
+  double mu_low = 10.0;
+  double mu_high = 60.0;
+  std::uint64_t seed = 1;
+  unsigned threads = 1;
+  std::filesystem::path output;
+};
+
+inline void run_simulate(const SimulateArguments& arguments) {
+  if (arguments.events <= 0) {
+    throw ConfigError("--events: expected a positive number of events, found " + std::to_string(arguments.events));
+  }
+  event_file_format(arguments.output);  // reject a bad extension before the work
+  const Process process = parse_process(arguments.process);
+  SimulationConfig config;
+  config.pileup = parse_mu_profile(arguments.mu_profile, arguments.mu, arguments.mu_low, arguments.mu_high);
+  config.validate();
+
+  ProgressBar bar("simulate " + arguments.process, arguments.events, "events");
+  const EventTable table =
+      simulate_in_chunks(process, static_cast<std::size_t>(arguments.events), config, arguments.seed,
+                         arguments.threads, [&](long long done) { bar.update(done); });
+  bar.finish();
+  write_events(arguments.output, table);
+  std::cout << "wrote " << table.rows() << " " << arguments.process << " events (" << table.cols() << " columns, GeV) to "
+            << arguments.output.string() << '\n';
+}
+
+inline void add_simulate_command(CLI::App& app) {
+  auto arguments = std::make_shared<SimulateArguments>();
+  CLI::App* command = app.add_subcommand("simulate", "Simulate events of one process and write them as CSV or .npy");
+  command->add_option("--process", arguments->process, "Physics process")
+      ->check(CLI::IsMember({"ttbar", "ww", "zmumu", "stop", "wlnu"}))
+      ->capture_default_str();
+  command->add_option("--events,-n", arguments->events, "Number of events")->capture_default_str();
+  command->add_option("--mu-profile", arguments->mu_profile,
+                      "Pile-up profile: run2 (Run-2-like normal, mean 38.3), uniform (flat in --mu-low..--mu-high) "
+                      "or fixed (always --mu)")
+      ->check(CLI::IsMember({"run2", "uniform", "fixed"}))
+      ->capture_default_str();
+  command->add_option("--mu", arguments->mu, "Mean interactions per crossing (fixed profile; mean of run2)");
+  command->add_option("--mu-low", arguments->mu_low, "Lower edge of the uniform mu profile")->capture_default_str();
+  command->add_option("--mu-high", arguments->mu_high, "Upper edge of the uniform mu profile")->capture_default_str();
+  command->add_option("--seed", arguments->seed, "Random seed; event i depends on (seed, i) only")
+      ->capture_default_str();
+  command->add_option("--threads,-j", arguments->threads, "Threads; the events do not depend on it")
+      ->capture_default_str();
+  command->add_option("-o,--output", arguments->output, "Output file, .csv or .npy")->required();
+  command->callback([arguments] { run_simulate(*arguments); });
+}
+
+}  // namespace metnet::cli
