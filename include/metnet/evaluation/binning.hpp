@@ -3,7 +3,7 @@
 // Bin edges for the evaluation profiles and histograms, the under- and
 // overflow policy, and the binnings of the ATLAS METNet figures.
 //
-// A Binning holds n + 1 strictly increasing finite edges; bin k is
+// A Binning has n + 1 strictly increasing finite edges; bin k is
 // [edges[k], edges[k+1]), so a value equal to the last edge is overflow.
 // Left out: variable-width rebinning and multi-dimensional bins.
 
@@ -17,8 +17,8 @@
 
 namespace metnet {
 
-// What a profile does with values outside the edges (and NaN, which is
-// always dropped and counted as overflow).
+// Policy for values outside the edges (NaN, which is
+// always dropped and counted as overflow, is not affected).
 enum class OutOfRange {
   drop,           // leave them out, only count them
   clamp_to_edge,  // put underflow into the first bin and overflow into the last
@@ -125,7 +125,7 @@ inline Binning ttbar_met() { return Binning::uniform(40, 0.0, 350.0); }
 }  // namespace atlas_binning
 
 // NPV (NVx_2Tracks, an integer count): 25 bins of width 2 from -0.5 to
-// 49.5, so each bin holds two vertex counts (0-1, 2-3, ...).
+// 49.5, so each bin covers two vertex counts (0-1, 2-3, ...).
 inline Binning npv_binning() { return Binning::uniform(25, -0.5, 49.5); }
 
 }  // namespace metnet
