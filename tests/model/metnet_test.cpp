@@ -205,3 +205,72 @@ TEST_CASE("MetNet refuses to predict before training", "[model][errors]") {
   const metnet::MetNet<metnet::Huber> model;
   CHECK_THROWS_AS(model.predict(test_events()), metnet::ConfigError);
 }
+
+TEST_CASE("MetNet resume after interruption matches an uninterrupted run", "[model][checkpoint]") {
+  const auto checkpoint = scratch_file("resume.ckpt");
+  std::filesystem::remove(checkpoint);
+  metnet::TrainingOptions options = quick_options(3);
+  options.checkpoint_every = 10;
+
+  metnet::MetNet<metnet::Huber> uninterrupted(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  uninterrupted.fit(training_events(), options);
+
+  // Stop the first run inside epoch 1 by throwing from the progress callback,
+  // as a killed job would stop; the last checkpoint is at batch 20.
+  struct Interrupted {};
+  metnet::TrainingOptions interrupted_options = options;
+  interrupted_options.checkpoint_path = checkpoint;
+  interrupted_options.report_every = 5;
+  interrupted_options.progress = [](const metnet::TrainingProgress& progress) {
+    if (progress.epoch == 1 && progress.batch == 25) {
+      throw Interrupted{};
+    }
+  };
+  metnet::MetNet<metnet::Huber> first(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  CHECK_THROWS_AS(first.fit(training_events(), interrupted_options), Interrupted);
+  REQUIRE(std::filesystem::exists(checkpoint));
+
+  metnet::TrainingOptions resume_options = options;
+  resume_options.checkpoint_path = checkpoint;
+  resume_options.resume = true;
+  metnet::MetNet<metnet::Huber> resumed(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  const auto result = resumed.fit(training_events(), resume_options);
+  CHECK(result.train_loss.size() == 3);
+
+  const auto a = uninterrupted.document().network;
+  const auto b = resumed.document().network;
+  for (std::size_t i = 0; i < a.linear.size(); ++i) {
+    CHECK(a.linear[i].weight == b.linear[i].weight);
+    CHECK(a.linear[i].bias == b.linear[i].bias);
+  }
+}
+
+TEST_CASE("MetNet resume rejects a checkpoint of other settings", "[model][checkpoint]") {
+  const auto checkpoint = scratch_file("other.ckpt");
+  std::filesystem::remove(checkpoint);
+  metnet::TrainingOptions options = quick_options(1);
+  options.checkpoint_path = checkpoint;
+  metnet::MetNet<metnet::Huber> model(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  model.fit(training_events(), options);
+
+  options.resume = true;
+  options.seed = 99;
+  metnet::MetNet<metnet::Huber> other(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  CHECK_THROWS_AS(other.fit(training_events(), options), metnet::ConfigError);
+  CHECK_THROWS_WITH(other.fit(training_events(), options), Catch::Contains("belongs to other training events"));
+}
+
+TEST_CASE("MetNet checkpoint reader rejects a truncated file", "[model][checkpoint]") {
+  const auto checkpoint = scratch_file("truncated.ckpt");
+  std::filesystem::remove(checkpoint);
+  metnet::TrainingOptions options = quick_options(1);
+  options.checkpoint_path = checkpoint;
+  metnet::MetNet<metnet::Huber> model(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  model.fit(training_events(), options);
+  std::filesystem::resize_file(checkpoint, std::filesystem::file_size(checkpoint) / 2);
+
+  options.resume = true;
+  metnet::MetNet<metnet::Huber> resumed(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  CHECK_THROWS_AS(resumed.fit(training_events(), options), metnet::FormatError);
+  CHECK_THROWS_WITH(resumed.fit(training_events(), options), Catch::Contains("truncated checkpoint"));
+}

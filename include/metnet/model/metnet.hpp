@@ -32,6 +32,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
 #include <memory>
 #include <numbers>
 #include <numeric>
@@ -51,6 +54,7 @@
 #include "metnet/inference/inference_mlp.hpp"
 #include "metnet/loss/gaussian_nll.hpp"
 #include "metnet/loss/loss_concept.hpp"
+#include "metnet/model/checkpoint.hpp"
 #include "metnet/model/detail/preprocessing.hpp"
 #include "metnet/model/loss_settings.hpp"
 #include "metnet/model/model_document.hpp"
@@ -236,6 +240,57 @@ class MetNet {
     Mlp<float> mlp(config, init_rng);
     Adam<float> adam(mlp.parameters(), options.adam);
 
+    TrainingResult result;
+    result.training_events = training_count;
+    result.validation_events = validation_count;
+    MlpWeights<float> best = mlp.weights();
+    double best_loss = std::numeric_limits<double>::infinity();
+    int epochs_without_improvement = 0;
+    int first_epoch = 0;
+    Index first_batch = 0;
+    double resumed_loss_sum = 0.0;
+
+    // Continue from a checkpoint of the same data and settings.
+    const std::uint64_t fingerprint = training_fingerprint(events, options, config);
+    if (options.resume && !options.checkpoint_path.empty() && std::filesystem::exists(options.checkpoint_path)) {
+      const TrainingCheckpoint checkpoint = read_checkpoint(options.checkpoint_path, mlp.weights(), adam.state());
+      if (checkpoint.fingerprint != fingerprint) {
+        throw ConfigError("MetNet::fit: the checkpoint '" + options.checkpoint_path.string() +
+                          "' belongs to other training events or settings; delete it or train with the same "
+                          "events, seed, batch size, learning rate, network and loss");
+      }
+      detail::assign_parameters(mlp, checkpoint.current);
+      adam.load_state(checkpoint.adam);
+      best = checkpoint.best;
+      best_loss = checkpoint.best_loss;
+      result.best_epoch = static_cast<int>(checkpoint.best_epoch);
+      epochs_without_improvement = static_cast<int>(checkpoint.epochs_without_improvement);
+      result.train_loss = checkpoint.train_loss;
+      result.validation_loss = checkpoint.validation_loss;
+      first_epoch = static_cast<int>(checkpoint.epoch);
+      first_batch = checkpoint.next_batch;
+      resumed_loss_sum = checkpoint.loss_sum;
+    }
+    const auto save_checkpoint = [&](int epoch, Index next_batch, double loss_sum) {
+      if (options.checkpoint_path.empty()) {
+        return;
+      }
+      TrainingCheckpoint checkpoint;
+      checkpoint.fingerprint = fingerprint;
+      checkpoint.epoch = epoch;
+      checkpoint.next_batch = next_batch;
+      checkpoint.loss_sum = loss_sum;
+      checkpoint.best_loss = best_loss;
+      checkpoint.best_epoch = result.best_epoch;
+      checkpoint.epochs_without_improvement = epochs_without_improvement;
+      checkpoint.train_loss = result.train_loss;
+      checkpoint.validation_loss = result.validation_loss;
+      checkpoint.current = mlp.weights();
+      checkpoint.best = best;
+      checkpoint.adam = adam.state();
+      write_checkpoint(options.checkpoint_path, checkpoint);
+    };
+
     // Epoch loop with early stopping on the validation loss.
     const Index batch = std::min(options.batch_size, training_count);
     const Index batches = training_count / batch;  // the remainder is dropped, reshuffled each epoch
@@ -243,22 +298,17 @@ class MetNet {
     Matrix<float> batch_y(batch, 2);
     Vector<float> batch_w(batch);
     std::vector<Index> permutation(static_cast<std::size_t>(training_count));
-    std::iota(permutation.begin(), permutation.end(), Index{0});
 
-    TrainingResult result;
-    result.training_events = training_count;
-    result.validation_events = validation_count;
-    MlpWeights<float> best = mlp.weights();
-    double best_loss = std::numeric_limits<double>::infinity();
-    int epochs_without_improvement = 0;
-
-    for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
+      // The batch order of an epoch depends only on the seed and the epoch.
+      std::iota(permutation.begin(), permutation.end(), Index{0});
       Rng epoch_rng(options.seed, 0xE90C0000ULL + static_cast<std::uint64_t>(epoch));
       detail::shuffle(permutation, epoch_rng);
       const auto start = std::chrono::steady_clock::now();
-      double loss_sum = 0.0;
+      const Index start_batch = epoch == first_epoch ? first_batch : 0;
+      double loss_sum = epoch == first_epoch ? resumed_loss_sum : 0.0;
 
-      for (Index b = 0; b < batches; ++b) {
+      for (Index b = start_batch; b < batches; ++b) {
         for (Index i = 0; i < batch; ++i) {
           const Index row = permutation[static_cast<std::size_t>(b * batch + i)];
           batch_x.row(i) = train_x.row(row);
@@ -269,16 +319,22 @@ class MetNet {
         float loss_value = 0.0f;
         try {
           loss_value = mlp.forward_backward(batch_x, batch_y, batch_w, loss_);
+          adam.step();
         } catch (const NumericError& error) {
           throw NumericError("MetNet::fit: epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + ": " +
-                             error.what());
+                             error.what() + (options.checkpoint_path.empty()
+                                                 ? std::string()
+                                                 : "; the last good checkpoint is kept in '" +
+                                                       options.checkpoint_path.string() + "'"));
         }
-        adam.step();
         loss_sum += loss_value;
 
         const bool report = options.progress && options.report_every > 0 && (b + 1) % options.report_every == 0;
         if (report) {
           options.progress(progress_report(epoch, options.epochs, b + 1, batches, loss_sum, start, batch));
+        }
+        if (options.checkpoint_every > 0 && (b + 1) % options.checkpoint_every == 0 && b + 1 < batches) {
+          save_checkpoint(epoch, b + 1, loss_sum);
         }
       }
 
@@ -309,7 +365,9 @@ class MetNet {
         progress.improved = improved;
         options.progress(progress);
       }
-      if (options.patience > 0 && epochs_without_improvement >= options.patience) {
+      const bool stop = options.patience > 0 && epochs_without_improvement >= options.patience;
+      save_checkpoint(stop ? options.epochs : epoch + 1, 0, 0.0);
+      if (stop) {
         result.stopped_early = epoch + 1 < options.epochs;
         break;
       }
@@ -444,6 +502,29 @@ class MetNet {
     const std::vector<VectorPair> target_pairs = find_vector_pairs(schema_.targets);
     target_x_ = target_pairs.front().x;
     target_y_ = target_pairs.front().y;
+  }
+
+  // Identifies the training events and the settings that fix the result, so
+  // that a checkpoint is resumed only by the run it belongs to. The number of
+  // epochs and the patience may change between runs.
+  std::uint64_t training_fingerprint(const EventTable& events, const TrainingOptions& options,
+                                     const MlpConfig& config) const {
+    std::uint64_t hash = detail::fnv1a(events.values().data(), sizeof(float) * static_cast<std::size_t>(events.values().size()));
+    for (const std::string& name : events.columns()) {
+      hash = detail::fnv1a(name.data(), name.size(), hash);
+    }
+    for (const std::string& name : schema_.inputs) {
+      hash = detail::fnv1a(name.data(), name.size(), hash);
+    }
+    const double numbers[] = {static_cast<double>(options.seed), static_cast<double>(options.batch_size),
+                              options.adam.lr, options.adam.weight_decay, options.validation_fraction,
+                              options.use_sample_weights ? 1.0 : 0.0, static_cast<double>(config.hidden_layers),
+                              static_cast<double>(config.width), static_cast<double>(config.outputs),
+                              static_cast<double>(config.activation), config.layer_norm ? 1.0 : 0.0};
+    hash = detail::fnv1a(numbers, sizeof(numbers), hash);
+    hash = detail::fnv1a(options.event_weight_column.data(), options.event_weight_column.size(), hash);
+    const std::string loss_name(L::name());
+    return detail::fnv1a(loss_name.data(), loss_name.size(), hash);
   }
 
   // Mean validation loss over chunks of the training batch size.

@@ -3,6 +3,7 @@
 // Settings and progress reports of MetNet::fit.
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <string>
@@ -61,6 +62,13 @@ struct TrainingOptions {
   std::uint64_t seed = 1;
   std::function<void(const TrainingProgress&)> progress;
   Index report_every = 50;
+  // Training checkpoints: written atomically at every epoch end and, if
+  // checkpoint_every > 0, every that many batches. Empty: no checkpoints.
+  std::filesystem::path checkpoint_path;
+  Index checkpoint_every = 0;
+  // Continue from checkpoint_path when it exists; the result equals that of
+  // an uninterrupted run with the same events and settings.
+  bool resume = false;
 };
 
 struct TrainingResult {

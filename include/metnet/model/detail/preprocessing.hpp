@@ -15,6 +15,7 @@
 #include "metnet/data/feature_schema.hpp"
 #include "metnet/data/rotation.hpp"
 #include "metnet/model/prediction.hpp"
+#include "metnet/nn/mlp.hpp"
 
 namespace metnet::detail {
 
@@ -105,6 +106,17 @@ inline void check_energy_scale(const EventTable& table, const std::vector<std::s
                         " GeV, far above any collision sample in GeV; the file looks like MeV: "
                         "read it with the MeV unit option (energies are scaled by 1e-3)");
     }
+  }
+}
+
+// Copies stored weights into a network of the same shape, parameter by
+// parameter (both lists come from Mlp and share its order).
+inline void assign_parameters(Mlp<float>& network, const MlpWeights<float>& weights) {
+  Mlp<float> source(weights);
+  const ParameterList<float> from = source.parameters();
+  const ParameterList<float> to = network.parameters();
+  for (std::size_t k = 0; k < to.size(); ++k) {
+    to[k]->value = from[k]->value;
   }
 }
 
