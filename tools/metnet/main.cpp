@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "commands/demo.hpp"
 #include "commands/evaluate.hpp"
 #include "commands/inspect.hpp"
 #include "commands/predict.hpp"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   metnet::cli::add_predict_command(app);
   metnet::cli::add_inspect_command(app);
   metnet::cli::add_evaluate_command(app);
+  metnet::cli::add_demo_command(app);
 
   try {
     app.parse(argc, argv);

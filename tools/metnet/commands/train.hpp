@@ -33,6 +33,7 @@ struct TrainArguments {
   bool sinkhorn_weight_given = false;
   double validation_fraction = 0.1;
   int patience = 5;
+  bool sample_weights = true;
   std::uint64_t seed = 1;
   std::filesystem::path output;
 };
@@ -86,6 +87,7 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
   options.validation_fraction = arguments.validation_fraction;
   options.patience = arguments.patience;
   options.seed = arguments.seed;
+  options.use_sample_weights = arguments.sample_weights;
   options.report_every = 10;
   options.progress = [progress = std::make_shared<EpochProgress>(std::min<Index>(arguments.batch_size, events.rows()))](const TrainingProgress& report) { (*progress)(report); };
   const TrainingResult result = model.fit(events, options);
@@ -159,6 +161,8 @@ inline void add_train_command(CLI::App& app) {
                                                          "never stops early")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  command->add_flag("!--no-sample-weights", arguments->sample_weights,
+                    "Train without the reciprocal true-MET histogram weights (which flatten the true-MET spectrum)");
   command->add_option("--seed", arguments->seed, "Seed of the split, the initial weights and the shuffling")
       ->capture_default_str();
   command->add_option("-o,--output", arguments->output, "Weights file to write (.json)")->required();
