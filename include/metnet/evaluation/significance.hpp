@@ -116,7 +116,7 @@ inline RocCurve roc_curve(const ScoreSample& signal, const ScoreSample& backgrou
   const detail::CheckedSample s = detail::check_sample(signal, "signal");
   const detail::CheckedSample b = detail::check_sample(background, "background");
 
-  // All events by decreasing score; +w/W_s for signal, -w/W_b for background.
+  // All events by decreasing score, each with its signal or background weight.
   struct Entry {
     double score;
     double signal;
@@ -124,10 +124,10 @@ inline RocCurve roc_curve(const ScoreSample& signal, const ScoreSample& backgrou
   };
   std::vector<Entry> entries;
   for (Index i = 0; i < s.scores.size(); ++i) {
-    entries.push_back({s.scores(i), s.weights(i) / s.total, 0.0});
+    entries.push_back({s.scores(i), s.weights(i), 0.0});
   }
   for (Index i = 0; i < b.scores.size(); ++i) {
-    entries.push_back({b.scores(i), 0.0, b.weights(i) / b.total});
+    entries.push_back({b.scores(i), 0.0, b.weights(i)});
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& l, const Entry& r) { return l.score > r.score; });
 
@@ -135,18 +135,19 @@ inline RocCurve roc_curve(const ScoreSample& signal, const ScoreSample& backgrou
   roc.thresholds.push_back(std::numeric_limits<double>::infinity());
   roc.signal_efficiency.push_back(0.0);
   roc.background_efficiency.push_back(0.0);
-  double eff_s = 0.0;
-  double eff_b = 0.0;
+  // Weights are summed before dividing, so unit weights give exact fractions.
+  double passed_s = 0.0;
+  double passed_b = 0.0;
   for (std::size_t k = 0; k < entries.size(); ++k) {
-    eff_s += entries[k].signal;
-    eff_b += entries[k].background;
+    passed_s += entries[k].signal;
+    passed_b += entries[k].background;
     if (k + 1 == entries.size() || entries[k + 1].score != entries[k].score) {
       roc.thresholds.push_back(entries[k].score);
-      roc.signal_efficiency.push_back(std::min(eff_s, 1.0));
-      roc.background_efficiency.push_back(std::min(eff_b, 1.0));
+      roc.signal_efficiency.push_back(std::min(passed_s / s.total, 1.0));
+      roc.background_efficiency.push_back(std::min(passed_b / b.total, 1.0));
     }
   }
-  // The running sums can end a rounding error away from 1.
+  // The running sums can end a rounding error away from the totals.
   roc.signal_efficiency.back() = 1.0;
   roc.background_efficiency.back() = 1.0;
   return roc;
