@@ -7,3 +7,4 @@
 #include "metnet/model/model_document.hpp"
 #include "metnet/model/prediction.hpp"
 #include "metnet/model/training_options.hpp"
+#include "metnet/model/verification.hpp"

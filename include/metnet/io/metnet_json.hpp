@@ -12,6 +12,7 @@
 
 #include "metnet/io/model_json.hpp"
 #include "metnet/model/metnet.hpp"
+#include "metnet/model/verification.hpp"
 
 namespace metnet {
 
@@ -20,6 +21,16 @@ namespace metnet {
 template <Loss L>
 void save_metnet(const MetNet<L>& model, const std::filesystem::path& path) {
   save_model_json(path, model.document());
+}
+
+// As above, and stores the weights hash and test vectors with the file: each
+// row of `test_inputs` is one event in model.event_columns() order (GeV), and
+// the file keeps the model's predictions for them (model/verification.hpp).
+template <Loss L>
+void save_metnet(const MetNet<L>& model, const std::filesystem::path& path, const Matrix<float>& test_inputs) {
+  ModelDocument document = model.document();
+  add_test_vectors(document, model, test_inputs);
+  save_model_json(path, document);
 }
 
 // Reads a weights file and rebuilds the model. Throws IoError if the file

@@ -12,6 +12,8 @@
 //   loss                            {name, parameters: {name: number}}
 //   sample_weights                  {enabled, bins, low, high, cap, weight_to, weight_from}
 //   metadata                        {key: string}
+//   test_vectors (optional)         {inputs: [[...] per event, event_columns() order], outputs: [[px, py] per event]}
+//   weights_hash (optional)         "fnv1a64:<16 hex digits>" (model/verification.hpp)
 // Numbers round-trip bit-exactly: nlohmann_json prints doubles with the
 // shortest text that parses back to the same double (its Grisu2-based
 // to_chars), float32 weights are widened to double exactly and narrowed back
@@ -99,6 +101,13 @@ class ModelJsonWriter {
                               {"weight_to", finite(s.weight_to, "/sample_weights/weight_to")},
                               {"weight_from", finite(s.weight_from, "/sample_weights/weight_from")}};
     root["metadata"] = doc.metadata;
+    if (!doc.test_vectors.empty()) {
+      root["test_vectors"] = {{"inputs", matrix(doc.test_vectors.inputs, "/test_vectors/inputs")},
+                              {"outputs", matrix(doc.test_vectors.outputs, "/test_vectors/outputs")}};
+    }
+    if (!doc.weights_hash.empty()) {
+      root["weights_hash"] = doc.weights_hash;
+    }
     return root;
   }
 
@@ -142,7 +151,8 @@ class ModelJsonReader {
 
   ModelDocument read(const Json& root) {
     expect_keys(root, "", {"format", "version", "features", "standardisation", "network", "layers", "layer_norms",
-                           "loss", "sample_weights", "metadata"});
+                           "loss", "sample_weights", "metadata"},
+                {"test_vectors", "weights_hash"});
     const std::string format = string(member(root, "", "format"), "/format");
     if (format != model_json_format) {
       fail("/format", "expected \"" + std::string(model_json_format) + "\", found \"" + format +
@@ -164,6 +174,12 @@ class ModelJsonReader {
     expect_type(metadata.is_object(), metadata, "/metadata", "an object of strings");
     for (const auto& [key, value] : metadata.items()) {
       doc.metadata[key] = string(value, "/metadata/" + key);
+    }
+    if (root.contains("test_vectors")) {
+      read_test_vectors(root["test_vectors"], doc);
+    }
+    if (root.contains("weights_hash")) {
+      doc.weights_hash = string(root["weights_hash"], "/weights_hash");
     }
     try {
       doc.validate();
@@ -190,17 +206,25 @@ class ModelJsonReader {
     }
   }
 
-  void expect_keys(const Json& object, const std::string& pointer, std::initializer_list<std::string_view> keys) const {
+  // Checks that `object` has every key of `keys`, may have those of `optional`, and has no other.
+  void expect_keys(const Json& object, const std::string& pointer, std::initializer_list<std::string_view> keys,
+                   std::initializer_list<std::string_view> optional = {}) const {
     expect_type(object.is_object(), object, pointer, "an object");
     for (const auto& [key, value] : object.items()) {
       bool known = false;
       for (const std::string_view k : keys) {
         known = known || key == k;
       }
+      for (const std::string_view k : optional) {
+        known = known || key == k;
+      }
       if (!known) {
         std::string list;
         for (const std::string_view k : keys) {
           list += (list.empty() ? "" : ", ") + std::string(k);
+        }
+        for (const std::string_view k : optional) {
+          list += ", " + std::string(k);
         }
         fail(pointer + "/" + key, "unknown key; expected one of " + list);
       }
@@ -412,6 +436,31 @@ class ModelJsonReader {
     }
   }
 
+  // Test vectors: one row of event columns and one (px, py) per event.
+  void read_test_vectors(const Json& value, ModelDocument& doc) const {
+    expect_keys(value, "/test_vectors", {"inputs", "outputs"});
+    const Json& inputs = value["inputs"];
+    const Json& outputs = value["outputs"];
+    expect_type(inputs.is_array(), inputs, "/test_vectors/inputs", "an array of events");
+    const auto events = static_cast<Index>(inputs.size());
+    const auto columns = static_cast<Index>(doc.schema.required_columns(false).size());
+    doc.test_vectors.inputs = matrix(inputs, "/test_vectors/inputs", events, columns,
+                                     "one row per event, one value per event column");
+    Matrix<double> result(events, 2);
+    expect_type(outputs.is_array(), outputs, "/test_vectors/outputs", "an array of [px, py]");
+    if (static_cast<Index>(outputs.size()) != events) {
+      fail("/test_vectors/outputs", "expected " + std::to_string(events) + " rows (one per test input), found " +
+                                        std::to_string(outputs.size()));
+    }
+    for (Index r = 0; r < events; ++r) {
+      const std::string at = "/test_vectors/outputs/" + std::to_string(r);
+      const RowVector<double> met = row<double>(outputs[static_cast<std::size_t>(r)], at, 2, "px and py in GeV");
+      result(r, 0) = met(0);
+      result(r, 1) = met(1);
+    }
+    doc.test_vectors.outputs = std::move(result);
+  }
+
   void read_sample_weights(const Json& value, ModelDocument& doc) const {
     expect_keys(value, "/sample_weights", {"enabled", "bins", "low", "high", "cap", "weight_to", "weight_from"});
     doc.use_sample_weights = boolean(value["enabled"], "/sample_weights/enabled");
@@ -456,7 +505,7 @@ inline std::string model_json_text(const ModelDocument& doc) {
 }
 
 // Parses JSON text into a document. Throws FormatError, wrapping
-// nlohmann_json's parse errors with the source name.
+// nlohmann_json's parse and number-range errors with the source name.
 inline ModelDocument parse_model_json(const std::string& text, const std::string& source = "weights.json") {
   Json root;
   try {
@@ -464,6 +513,9 @@ inline ModelDocument parse_model_json(const std::string& text, const std::string
   } catch (const Json::parse_error& e) {
     throw FormatError(source + ": invalid JSON at byte " + std::to_string(e.byte) + " (" + e.what() +
                       "); NaN, Inf, comments and trailing commas are not valid JSON");
+  } catch (const Json::out_of_range& e) {
+    // nlohmann_json raises out_of_range (id 406) for a number beyond the double range, such as 1e999.
+    throw FormatError(source + ": invalid JSON number (" + e.what() + "); every value must be a finite float32");
   }
   return model_from_json(root, source);
 }

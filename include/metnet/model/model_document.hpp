@@ -43,6 +43,22 @@ struct LossSettings {
   friend bool operator==(const LossSettings&, const LossSettings&) = default;
 };
 
+// Events that a weights file carries to check itself: inputs in the order of
+// MetNet::event_columns() (GeV) and the MET (px, py) in GeV that the producer
+// computed for them. model/verification.hpp replays them.
+struct TestVectors {
+  Matrix<float> inputs;    // events x event columns
+  Matrix<double> outputs;  // events x 2: px, py
+
+  bool empty() const noexcept { return inputs.rows() == 0; }
+
+  friend bool operator==(const TestVectors& a, const TestVectors& b) {
+    return a.inputs.rows() == b.inputs.rows() && a.inputs.cols() == b.inputs.cols() &&
+           a.outputs.rows() == b.outputs.rows() && a.outputs.cols() == b.outputs.cols() && a.inputs == b.inputs &&
+           a.outputs == b.outputs;
+  }
+};
+
 struct ModelDocument {
   // Version of the stored layout; io/model_json.hpp rejects other versions.
   static constexpr int format_version = 1;
@@ -56,6 +72,10 @@ struct ModelDocument {
   TruthWeightSettings sample_weights;
   // Training provenance, e.g. "command", "seed", "events", "git_revision", "date".
   std::map<std::string, std::string> metadata;
+  // Optional self-check: test vectors and a hash of the weights such as
+  // "fnv1a64:0123456789abcdef" (see model/verification.hpp); empty when absent.
+  TestVectors test_vectors;
+  std::string weights_hash;
 
   // Checks that the parts agree: the schema is valid, the standardisers carry
   // the schema's names in order, the network shapes match its config, the
@@ -87,6 +107,17 @@ struct ModelDocument {
     }
     if (use_sample_weights) {
       sample_weights.validate();
+    }
+    if (!test_vectors.empty()) {
+      const auto columns = static_cast<Index>(schema.required_columns(false).size());
+      if (test_vectors.inputs.cols() != columns || test_vectors.outputs.cols() != 2 ||
+          test_vectors.outputs.rows() != test_vectors.inputs.rows()) {
+        throw ShapeError("model document: the test vectors have " + std::to_string(test_vectors.inputs.rows()) + "x" +
+                         std::to_string(test_vectors.inputs.cols()) + " inputs and " +
+                         std::to_string(test_vectors.outputs.rows()) + "x" +
+                         std::to_string(test_vectors.outputs.cols()) + " outputs, expected one row per event of " +
+                         std::to_string(columns) + " event columns and of 2 outputs (px, py)");
+      }
     }
   }
 };
