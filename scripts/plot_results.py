@@ -107,6 +107,7 @@ def plot_resolution(path: Path, process: str, variable: str, atlas: Optional[Pat
         if ratio_column in table and name != "Tight":
             bottom.plot(centre, table[ratio_column], color=style["color"], marker=style["marker"],
                         markersize=style["markersize"], linewidth=0.8 if name not in networks else 1.5)
+
     if "Tight_rms" in table:
         relative = table["Tight_rms_error"] / table["Tight_rms"]
         edges = np.append(low, high[-1])
@@ -114,10 +115,12 @@ def plot_resolution(path: Path, process: str, variable: str, atlas: Optional[Pat
         bottom.fill_between(edges, 1 - band, 1 + band, step="post", facecolor="none", edgecolor="tab:blue",
                             hatch="////", linewidth=0, label="Tight stat. unc.")
         bottom.axhline(1.0, color="tab:blue", linewidth=0.8)
+
     reference = atlas_ratio(atlas, process, variable)
     if reference is not None:
         bottom.plot(reference[0], reference[1], color="black", linestyle="--", linewidth=1.2,
                     label="ATLAS MC METNet / Tight")
+
     top.set_ylabel(r"RMS($p_{x,y}^{\mathrm{miss}} - p_{x,y}^{\mathrm{miss,true}}$) [GeV]")
     top.set_title(f"{PROCESS_LABELS.get(process, process)}: resolution vs {VARIABLE_LABELS[variable].split(' [')[0]}")
     top.legend(ncol=2, fontsize=8, frameon=False)
@@ -126,10 +129,14 @@ def plot_resolution(path: Path, process: str, variable: str, atlas: Optional[Pat
     bottom.set_xlabel(VARIABLE_LABELS[variable])
     bottom.grid(alpha=0.3)
     bottom.legend(fontsize=7, frameon=False, loc="best")
+
     finite = np.concatenate([table[f"{n}_ratio_to_Tight"] for n in names if f"{n}_ratio_to_Tight" in table])
+    if reference is not None:
+        finite = np.concatenate([finite, reference[1]])
     finite = finite[np.isfinite(finite)]
     if finite.size:
         bottom.set_ylim(max(0.0, np.percentile(finite, 2) - 0.1), min(3.0, np.percentile(finite, 98) + 0.1))
+
     output = path.with_suffix(".png")
     figure.savefig(output, dpi=120, bbox_inches="tight")
     plt.close(figure)
