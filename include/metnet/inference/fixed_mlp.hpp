@@ -78,6 +78,34 @@ class FixedMlp {
     }
   }
 
+  // Packs weights given as raw arrays, as a generated header stores them
+  // (inference/header_export.hpp); allocates nothing. weights[i] points to
+  // the (outputs x inputs) row-major weight of linear layer i (hidden layers,
+  // then the head) and biases[i] to its bias; gammas[i] and betas[i] hold
+  // Width values each and are ignored when layer_norm is false. The caller
+  // guarantees the sizes and a positive layer_norm_eps.
+  FixedMlp(const std::array<const T*, Layers + 1>& weights, const std::array<const T*, Layers + 1>& biases,
+           const std::array<const T*, Layers>& gammas, const std::array<const T*, Layers>& betas,
+           Activation activation, bool layer_norm, double layer_norm_eps) noexcept
+      : activation_(activation), layer_norm_(layer_norm), eps_(static_cast<T>(layer_norm_eps)) {
+    using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    panels_.fill(T(0));
+    biases_.fill(T(0));
+    for (Index i = 0; i <= Layers; ++i) {
+      const Index in = i == 0 ? Inputs : Width;
+      const Index out = i == Layers ? Outputs : Width;
+      const Eigen::Map<const RowMajor> weight(weights[static_cast<std::size_t>(i)], out, in);
+      detail::pack_linear<T, T>(weight, panels_.data() + panel_offset(i));
+      std::copy_n(biases[static_cast<std::size_t>(i)], out, biases_.data() + i * padded_width);
+    }
+    if (layer_norm_) {
+      for (Index i = 0; i < Layers; ++i) {
+        std::copy_n(gammas[static_cast<std::size_t>(i)], Width, gammas_.data() + i * Width);
+        std::copy_n(betas[static_cast<std::size_t>(i)], Width, betas_.data() + i * Width);
+      }
+    }
+  }
+
   // Predicts one event without allocating.
   void predict(const T* input, T* output) const noexcept {
     alignas(64) std::array<T, buffer_size> first;
