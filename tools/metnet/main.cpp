@@ -10,6 +10,7 @@
 
 #include "commands/demo.hpp"
 #include "commands/evaluate.hpp"
+#include "commands/export_header.hpp"
 #include "commands/inspect.hpp"
 #include "commands/predict.hpp"
 #include "commands/simulate.hpp"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   metnet::cli::add_inspect_command(app);
   metnet::cli::add_evaluate_command(app);
   metnet::cli::add_demo_command(app);
+  metnet::cli::add_export_header_command(app);
 
   try {
     app.parse(argc, argv);

@@ -15,6 +15,7 @@
 
 #include "../common.hpp"
 #include "metnet/io/model_json.hpp"
+#include "metnet/model/verification.hpp"
 
 namespace metnet::cli {
 
@@ -86,16 +87,44 @@ inline void describe_document(std::ostream& out, const ModelDocument& document, 
 struct InspectArguments {
   std::filesystem::path weights;
   bool show_all = false;
+  bool verify = false;
 };
+
+// Writes the result of metnet::verify; throws NumericError when it fails.
+inline void report_verification(std::ostream& out, const ModelDocument& document) {
+  const VerificationReport report = metnet::verify(document);
+  out << "weights hash    " << report.computed_hash
+      << (report.has_hash ? (report.hash_matches ? " (matches the stored hash)" : " (stored " + report.stored_hash + ")")
+                          : " (the file stores none)")
+      << '\n';
+  out << "test vectors    " << report.vectors << " replayed, " << report.failed << " failed";
+  if (report.vectors > 0) {
+    out << ", worst deviation " << report.worst << " x tolerance";
+  }
+  out << '\n';
+  for (const std::string& message : report.messages) {
+    out << "                  " << message << '\n';
+  }
+  if (!report.passed()) {
+    throw NumericError("verification failed: " + std::to_string(report.failed) + " of " +
+                       std::to_string(report.vectors) + " test vectors differ" +
+                       (report.has_hash && !report.hash_matches ? " and the weights hash differs" : ""));
+  }
+}
 
 inline void add_inspect_command(CLI::App& app) {
   auto arguments = std::make_shared<InspectArguments>();
   CLI::App* command = app.add_subcommand("inspect", "Print what a METNet weights file contains");
   command->add_option("weights", arguments->weights, "Weights file (.json)")->required();
   command->add_flag("--all", arguments->show_all, "List every input feature");
+  command->add_flag("--verify", arguments->verify,
+                    "Check the weights hash and replay the stored test vectors; exit with 2 if they fail");
   command->callback([arguments] {
     const ModelDocument document = load_model_json(arguments->weights);
     describe_document(std::cout, document, arguments->weights.string(), arguments->show_all);
+    if (arguments->verify) {
+      report_verification(std::cout, document);
+    }
   });
 }
 
