@@ -167,7 +167,7 @@ def to_onnx(document: dict) -> onnx.ModelProto:
         builder.initializers)
     model = helper.make_model(graph, producer_name="metnet_to_onnx.py",
                               opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8  # readable by onnx 1.12 and onnxruntime 1.12 or newer
+    model.ir_version = 8  # the IR version that onnx 1.12 writes for opset 17
     header = {k: v for k, v in document.items() if k not in ("layers", "layer_norms")}
     helper.set_model_props(model, {"metnet.document": json.dumps(header)})
     return model

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -686,6 +685,8 @@ def probe_preprocessing(graph: Graph, layout: InputLayout, network: Network) -> 
     skip = set()
     if layout.reference is not None:
         base[layout.reference[0]] = 1.0  # a reference along +x: every rotation is the identity
+        # NOTE: the reference's y component cannot be probed without turning the event, so a network
+        # input that reads it (always 0 after rotation) is reported as reading no column.
         skip.add(layout.reference[1])
     probes = [j for j in range(n_columns) if j not in skip]
     events = np.repeat(base[None, :], len(probes) + 1, axis=0)

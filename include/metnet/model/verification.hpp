@@ -7,8 +7,8 @@
 //   metnet::VerificationReport report = metnet::verify(doc);
 //   if (!report.passed()) { /* report.messages names each failure */ }
 //
-// The hash is FNV-1a 64 (http://www.isthe.com/chongo/tech/comp/fnv/) over
-// these bytes, in this order:
+// The hash is FNV-1a 64 (offset basis 0xcbf29ce484222325, prime
+// 0x100000001b3) over these bytes, in this order:
 //   1. every input name, then every target name, then the reference prefix,
 //      each followed by one zero byte, then one byte 1 or 0 for rotate;
 //   2. for each linear layer (hidden layers, then the head): the weight,
