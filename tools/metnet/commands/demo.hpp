@@ -32,7 +32,7 @@ namespace metnet::cli {
 struct DemoArguments {
   std::filesystem::path output_dir = "metnet-demo";
   long long events = 60000;       // training events; each evaluation sample has a third of them
-  int epochs = 12;
+  int epochs = 10;
   Index layers = 3;
   Index width = 64;
   // The Sinkhorn divergence costs O(batch^2) per batch, so small batches keep the demo fast.

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# End-to-end run of the metnet binary on tiny inputs: simulate -> train ->
+# predict -> inspect, then bad inputs, each of which must exit with 2, print
+# a message naming the problem and leave no output file.
+# Usage: end_to_end.sh METNET_BINARY WORK_DIR
+set -uo pipefail
+metnet=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# Runs a command that must succeed.
+ok() {
+  if ! "$@" > out.txt 2> err.txt; then
+    fail "'$*' exited with $?: $(cat err.txt)"
+  fi
+}
+
+# Runs a command that must exit with 2, print PATTERN and not create OUTPUT.
+bad() {
+  local pattern=$1 output=$2
+  shift 2
+  "$@" > out.txt 2> err.txt
+  local code=$?
+  [[ $code -eq 2 ]] || fail "'$*' exited with $code, expected 2: $(cat err.txt)"
+  grep -q -- "$pattern" err.txt || fail "'$*' did not print '$pattern': $(cat err.txt)"
+  [[ ! -e $output ]] || fail "'$*' left $output behind"
+  ls ./*.tmp* .*.tmp* 2> /dev/null | grep -q . && fail "'$*' left a temporary file"
+}
+
+# The good path.
+ok "$metnet" simulate --process ttbar --events 3000 --seed 1 -o train.csv
+ok "$metnet" simulate --process zmumu --events 500 --mu-profile uniform --seed 2 -o test.npy
+ok "$metnet" simulate --process ww --events 10 --mu-profile fixed --mu 30 --seed 3 -o fixed.csv
+ok "$metnet" train train.csv --loss huber --layers 1 --width 16 --epochs 2 --batch-size 256 -o huber.json
+ok "$metnet" train train.csv --loss gnll --layers 1 --width 16 --epochs 1 --batch-size 256 -o gnll.json
+ok "$metnet" train train.csv --loss huber+sinkhorn --layers 1 --width 8 --epochs 1 --batch-size 64 \
+  --validation-fraction 0.05 -o sinkhorn.json
+ok "$metnet" predict huber.json test.npy -o predicted.csv
+head -1 predicted.csv | grep -q "METNet_EX,METNet_EY,METNet_ET,METNet_Phi$" || fail "predict: missing METNet columns"
+ok "$metnet" predict gnll.json test.npy -o predicted_gnll.npy
+ok "$metnet" predict gnll.json train.csv -o predicted_gnll.csv
+head -1 predicted_gnll.csv | grep -q "METNet_Sigma,METNet_Sig$" || fail "predict gnll: missing METNet_Sigma, METNet_Sig"
+[[ $(wc -l < predicted_gnll.csv) -eq 3001 ]] || fail "predict gnll: expected 3000 events and a header"
+ok "$metnet" inspect gnll.json
+for field in "74 inputs" "Tight_Final" "gaussian_nll" "parameters" "git_revision" "seed: 1" "events: 3000"; do
+  grep -q "$field" out.txt || fail "inspect: no '$field' in the output"
+done
+ok "$metnet" inspect sinkhorn.json
+grep -q "huber+sinkhorn" out.txt || fail "inspect: the Sinkhorn model is not named huber+sinkhorn"
+
+# Bad inputs.
+sed '1s/Tight_Final_SumET/Renamed_SumET/' train.csv > no_column.csv
+bad "missing column 'Tight_Final_SumET'" out1.csv "$metnet" predict huber.json no_column.csv -o out1.csv
+awk -F, 'NR == 3 { $5 = "nan" } { print }' OFS=, train.csv > nan.csv
+bad "nan" out2.csv "$metnet" predict huber.json nan.csv -o out2.csv
+bad "nan" out2.json "$metnet" train nan.csv --loss huber --epochs 1 -o out2.json
+# A MeV file: every energy column scaled by 1000, then read as GeV.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) energy[i] = ($i ~ /(_ET|_EX|_EY)$|SumET|Sum_JetPU/) ; print; next }
+         { for (i = 1; i <= NF; i++) if (energy[i]) $i = $i * 1000; print }' OFS=, train.csv > mev.csv
+bad "looks like MeV" out3.csv "$metnet" predict huber.json mev.csv -o out3.csv
+ok "$metnet" predict huber.json mev.csv --unit MeV -o out3.csv
+: > empty.csv
+bad "empty file" out4.csv "$metnet" predict huber.json empty.csv -o out4.csv
+head -1 train.csv > header_only.csv
+bad "no events" out5.csv "$metnet" predict huber.json header_only.csv -o out5.csv
+# A weights file trained on another feature list (one input renamed).
+sed 's/"Sum_JetPU"/"Sum_JetPU_v2"/g' huber.json > other_features.json
+bad "missing column 'Sum_JetPU_v2'" out6.csv "$metnet" predict other_features.json test.npy -o out6.csv
+bad "unknown event file extension" out7.txt "$metnet" predict huber.json test.npy -o out7.txt
+bad "cannot open" out8.csv "$metnet" predict missing.json test.npy -o out8.csv
+bad "already has a column" out9.csv "$metnet" predict huber.json predicted.csv -o out9.csv
+bad "higgs not in" out10.csv "$metnet" simulate --process higgs --events 10 -o out10.csv
+bad "fixed needs --mu" out11.csv "$metnet" simulate --mu-profile fixed --events 10 -o out11.csv
+bad "sinkhorn-weight" out12.json "$metnet" train train.csv --loss huber --sinkhorn-weight 2 -o out12.json
+
+if (( failures > 0 )); then
+  echo "$failures end-to-end checks failed"
+  exit 1
+fi
+echo "all end-to-end checks passed"
