@@ -30,6 +30,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -199,32 +200,31 @@ class CsvReader {
         throw FormatError(where(line_number_) + ": header column " + std::to_string(i + 1) +
                           " has no name; every column needs a name");
       }
-      for (std::size_t j = 0; j < i; ++j) {
-        if (header_[i] == header_[j]) {
-          throw FormatError(where(line_number_) + ": duplicated column '" + header_[i] + "' (columns " +
-                            std::to_string(j + 1) + " and " + std::to_string(i + 1) + "); rename one");
-        }
-      }
+    }
+    if (const auto [j, i] = detail::first_duplicate(header_); i > 0) {
+      throw FormatError(where(line_number_) + ": duplicated column '" + header_[i] + "' (columns " +
+                        std::to_string(j + 1) + " and " + std::to_string(i + 1) + "); rename one");
     }
 
+    // A name index keeps the lookup linear in the column count for headers of 10^5 columns.
+    std::unordered_map<std::string_view, std::size_t> position;
+    position.reserve(header_.size());
+    for (std::size_t i = 0; i < header_.size(); ++i) {
+      position.emplace(header_[i], i);
+    }
     selected_names_ = options_.columns.empty() ? header_ : options_.columns;
     for (const std::string& name : selected_names_) {
-      const auto it = std::find(header_.begin(), header_.end(), name);
-      if (it == header_.end()) {
+      const auto it = position.find(name);
+      if (it == position.end()) {
         throw FormatError(source_ + ": missing column '" + name + "'" + detail::near_matches(name, header_) +
                           "; the file has " + std::to_string(header_.size()) + " columns");
       }
-      const auto index = static_cast<std::size_t>(it - header_.begin());
-      selected_.push_back(index);
+      selected_.push_back(it->second);
       scale_.push_back(options_.unit == EnergyUnit::mev && is_energy_column(name) ? 1e-3 : 1.0);
     }
     // Validated by EventTable as well, but the file name makes the message useful.
-    for (std::size_t i = 0; i < selected_names_.size(); ++i) {
-      for (std::size_t j = 0; j < i; ++j) {
-        if (selected_names_[i] == selected_names_[j]) {
-          throw ConfigError(source_ + ": column '" + selected_names_[i] + "' is requested twice");
-        }
-      }
+    if (const auto [j, i] = detail::first_duplicate(selected_names_); i > 0) {
+      throw ConfigError(source_ + ": column '" + selected_names_[i] + "' is requested twice");
     }
   }
 

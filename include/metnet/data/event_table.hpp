@@ -17,6 +17,31 @@
 
 namespace metnet {
 
+namespace detail {
+
+// The first repeated name: the smallest position i whose name already
+// appears at an earlier position j (the first occurrence), as {j, i}; {0, 0}
+// when all names differ. Sorting keeps this O(n log n), so a file header of
+// 10^5 columns is checked in milliseconds where a pairwise scan takes minutes.
+inline std::pair<std::size_t, std::size_t> first_duplicate(const std::vector<std::string>& names) {
+  std::vector<std::size_t> order(names.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::stable_sort(order.begin(), order.end(), [&names](std::size_t a, std::size_t b) { return names[a] < names[b]; });
+  std::pair<std::size_t, std::size_t> found{0, 0};
+  for (std::size_t k = 1; k < order.size(); ++k) {
+    const bool repeated = names[order[k]] == names[order[k - 1]];
+    const bool first_of_group = k < 2 || names[order[k - 1]] != names[order[k - 2]];
+    if (repeated && first_of_group && (found.second == 0 || order[k] < found.second)) {
+      found = {order[k - 1], order[k]};
+    }
+  }
+  return found;
+}
+
+}  // namespace detail
+
 class EventTable {
  public:
   EventTable() = default;
@@ -27,13 +52,9 @@ class EventTable {
       throw ShapeError("EventTable: " + std::to_string(columns_.size()) + " column names for a matrix with " +
                        std::to_string(values_.cols()) + " columns");
     }
-    for (std::size_t i = 0; i < columns_.size(); ++i) {
-      for (std::size_t j = 0; j < i; ++j) {
-        if (columns_[i] == columns_[j]) {
-          throw FormatError("EventTable: duplicated column '" + columns_[i] + "' at positions " +
-                            std::to_string(j) + " and " + std::to_string(i));
-        }
-      }
+    if (const auto [j, i] = detail::first_duplicate(columns_); i > 0) {
+      throw FormatError("EventTable: duplicated column '" + columns_[i] + "' at positions " + std::to_string(j) +
+                        " and " + std::to_string(i));
     }
   }
 

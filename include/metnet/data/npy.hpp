@@ -32,6 +32,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -63,6 +64,8 @@ enum class NpyLayout {
 
 namespace detail {
 
+struct PyField;
+
 // A Python literal as found in a .npy header.
 struct PyLiteral {
   enum class Kind { string, integer, boolean, none, tuple, list, dict };
@@ -71,7 +74,14 @@ struct PyLiteral {
   long long integer = 0;
   bool boolean = false;
   std::vector<PyLiteral> items;                          // tuple, list
-  std::vector<std::pair<std::string, PyLiteral>> fields;  // dict
+  // Dict entries: a struct declared ahead, because std::pair<std::string, PyLiteral> needs the complete
+  // PyLiteral here, and Clang 14 with libstdc++ 12 rejects it.
+  std::vector<PyField> fields;
+};
+
+struct PyField {
+  std::string key;
+  PyLiteral value;
 };
 
 class PyLiteralParser {
@@ -217,7 +227,7 @@ class PyLiteralParser {
       if (!take(':')) {
         fail("expected ':' after key '" + key.text + "'");
       }
-      value.fields.emplace_back(key.text, parse());
+      value.fields.push_back(PyField{key.text, parse()});
       if (!take(',')) {
         if (!take('}')) {
           fail("expected ',' or '}'");
@@ -247,7 +257,15 @@ inline NpyField parse_npy_type(const std::string& descr, std::string name, const
   const std::string where = source + ": field '" + field.name + "'";
   if (descr.size() >= 3 && descr[0] == '|' && descr[1] == 'V' && field.name.empty()) {
     field.kind = 'V';
-    field.size = static_cast<std::size_t>(std::stoul(descr.substr(2)));
+    // A padding field of more than 2^20 bytes is taken as damage, which also bounds the item size.
+    constexpr std::size_t max_padding = std::size_t{1} << 20;
+    const char* first = descr.data() + 2;
+    const char* last = descr.data() + descr.size();
+    const auto result = std::from_chars(first, last, field.size);
+    if (result.ec != std::errc{} || result.ptr != last || field.size == 0 || field.size > max_padding) {
+      throw FormatError(where + ": invalid padding type '" + descr + "', expected '|V<n>' with 1 <= n <= " +
+                        std::to_string(max_padding));
+    }
     return field;
   }
   if (descr.size() >= 1 && descr[0] == '>') {
@@ -439,8 +457,23 @@ inline EventTable read_npy(const std::filesystem::path& path, const NpyReadOptio
     names = options.column_names;
   }
 
-  // Data size.
-  const std::uint64_t data_size = rows * (structured ? item_size : cols * item_size);
+  if (cols == 0) {
+    throw FormatError(source + ": the .npy array has no columns (shape or fields without data); expected at least "
+                      "one float or integer column");
+  }
+
+  // Data size. The shape comes from the file, so rows * cols * item_size may overflow 64 bits (and wrap to a
+  // small number that passes the size check): reject that before anything is allocated.
+  constexpr std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
+  const bool overflows = (!structured && cols > max_bytes / item_size) ||
+                         rows > max_bytes / (structured ? item_size : cols * item_size);
+  if (overflows) {
+    throw FormatError(source + ": truncated .npy data: the header shape (" + std::to_string(rows) +
+                      (dims.size() == 2 ? ", " + std::to_string(cols) : std::string(",")) +
+                      ") needs more than 2^64 bytes, found " + std::to_string(file_size - data_offset));
+  }
+  const std::uint64_t row_bytes = structured ? item_size : cols * item_size;
+  const std::uint64_t data_size = rows * row_bytes;
   if (file_size - data_offset < data_size) {
     throw FormatError(source + ": truncated .npy data: expected " + std::to_string(data_size) + " bytes for shape (" +
                       std::to_string(rows) + (dims.size() == 2 ? ", " + std::to_string(cols) : std::string(",")) +
@@ -468,7 +501,6 @@ inline EventTable read_npy(const std::filesystem::path& path, const NpyReadOptio
   // Read and convert in blocks of rows.
   Matrix<float> values(static_cast<Index>(rows), static_cast<Index>(selected.size()));
   const bool fortran_order = !structured && fortran->boolean && dims.size() == 2;
-  const std::uint64_t row_bytes = structured ? item_size : cols * item_size;
   std::vector<unsigned char> buffer;
   if (fortran_order) {
     buffer.resize(static_cast<std::size_t>(data_size));
