@@ -12,7 +12,7 @@
 #include "metnet/metnet.hpp"
 
 int main(int argc, char** argv) {
-  // One simulated ttbar event stands in for an event of your analysis.
+  // One simulated ttbar event plays the part of an event of your analysis.
   const metnet::EventTable event = metnet::simulate(metnet::Process::ttbar, 1, {}, /*seed=*/99);
 
   metnet::MetNet<metnet::Huber> model;
