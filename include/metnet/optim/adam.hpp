@@ -117,7 +117,10 @@ class Adam {
         m = beta1 * m + (T(1) - beta1) * g;
         v = beta2 * v + (T(1) - beta2) * g.square();
       }
-      theta -= step_size * m / (v.sqrt() * inv_sqrt_bias2 + eps);
+      // std::sqrt per element: Eigen's vectorised sqrt (EIGEN_FAST_MATH, on by default) computes x * rsqrt(x)
+      // and masks x = 0 afterwards, so it raises FE_INVALID (0 * inf) whenever a parameter has had only zero
+      // gradients, which a trapping floating-point environment turns into SIGFPE.
+      theta -= step_size * m / (v.unaryExpr([](T x) { return std::sqrt(x); }) * inv_sqrt_bias2 + eps);
     }
     return norm;
   }
