@@ -2,7 +2,7 @@
 # Install what is missing, build metnet and run the whole test suite.
 # Usage: scripts/test.sh [--sanitize | --tsan | --fuzz]
 #   --sanitize  build and test under AddressSanitizer and UndefinedBehaviorSanitizer
-#   --tsan      build test_hardening under ThreadSanitizer and run its [threads] tests
+#   --tsan      build the concurrency tests (test_threads) under ThreadSanitizer and run them
 #   --fuzz      build the libFuzzer targets with clang++-14 and run each one for
 #               METNET_FUZZ_SECONDS seconds (default 60) on its seed corpus
 set -euo pipefail
@@ -25,14 +25,14 @@ case "$mode" in
     ;;
   --tsan)
     # ThreadSanitizer cannot be combined with ASan, so it gets its own build of
-    # the one executable with the concurrency tests.
+    # test_threads, which holds only the concurrency tests (tests/cmake/tsan.cmake).
     build_dir=build/tests-tsan
     tsan_flags="-fsanitize=thread -fno-omit-frame-pointer"
     cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMETNET_BUILD_BENCHMARKS=OFF \
       -DMETNET_BUILD_EXAMPLES=OFF -DMETNET_BUILD_TOOLS=OFF -DMETNET_INSTALL=OFF \
       "-DCMAKE_CXX_FLAGS=${tsan_flags}" "-DCMAKE_EXE_LINKER_FLAGS=${tsan_flags}"
-    cmake --build "$build_dir" --parallel "$jobs" --target test_hardening
-    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$build_dir/tests/test_hardening" "[threads]"
+    cmake --build "$build_dir" --parallel "$jobs" --target test_threads
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$build_dir/tests/test_threads"
     exit 0
     ;;
   --fuzz)
@@ -47,11 +47,16 @@ case "$mode" in
       -DMETNET_BUILD_TOOLS=OFF -DMETNET_INSTALL=OFF
     targets=(model_json_fuzz csv_fuzz npy_fuzz)
     cmake --build "$build_dir" --parallel "$jobs" --target "${targets[@]}"
+    # npy_fuzz writes every input to a file: in memory (/dev/shm) it runs about 25 times faster than on disk.
+    fuzz_tmpdir="${TMPDIR:-/tmp}"
+    if [[ -d /dev/shm && -w /dev/shm ]]; then
+      fuzz_tmpdir=/dev/shm
+    fi
     for target in "${targets[@]}"; do
       # New inputs go to a scratch corpus; the committed seeds stay unchanged.
       mkdir -p "$build_dir/corpus/$target" "$build_dir/artifacts"
       echo "Fuzzing $target for $seconds s"
-      "$build_dir/tests/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      TMPDIR="$fuzz_tmpdir" "$build_dir/tests/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$build_dir/artifacts/$target-" "$build_dir/corpus/$target" "tests/fuzz/corpus/$target"
     done
     exit 0
