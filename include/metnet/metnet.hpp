@@ -6,6 +6,7 @@
 #include "metnet/autodiff.hpp"
 #include "metnet/core.hpp"
 #include "metnet/data.hpp"
+#include "metnet/evaluation.hpp"
 #include "metnet/inference.hpp"
 #include "metnet/loss.hpp"
 #include "metnet/model.hpp"

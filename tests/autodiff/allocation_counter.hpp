@@ -9,18 +9,36 @@
 
 #include <cstddef>
 
+namespace metnet::test::detail {
+
+inline bool counting = false;
+inline std::size_t allocations = 0;
+
+}  // namespace metnet::test::detail
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Under a sanitizer, which owns malloc, its allocator hooks count instead.
+#include <sanitizer/allocator_interface.h>
+
+namespace metnet::test::detail {
+
+inline void count_allocation(const volatile void*, std::size_t) {
+  if (counting) {
+    ++allocations;
+  }
+}
+
+inline void ignore_free(const volatile void*) {}
+
+inline const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(count_allocation, ignore_free);
+
+}  // namespace metnet::test::detail
+#else
 extern "C" {
 void* __libc_malloc(std::size_t size);
 void* __libc_calloc(std::size_t count, std::size_t size);
 void* __libc_realloc(void* pointer, std::size_t size);
 }
-
-namespace metnet::test::detail {
-
-bool counting = false;
-std::size_t allocations = 0;
-
-}  // namespace metnet::test::detail
 
 extern "C" void* malloc(std::size_t size) {
   if (metnet::test::detail::counting) {
@@ -42,6 +60,7 @@ extern "C" void* realloc(void* pointer, std::size_t size) {
   }
   return __libc_realloc(pointer, size);
 }
+#endif
 
 namespace metnet::test {
 

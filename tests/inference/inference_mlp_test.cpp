@@ -14,15 +14,27 @@
 #include "metnet/inference/inference_mlp.hpp"
 #include "reference_mlp.hpp"
 
-// Counting replacement of the global operator new, so that a test can prove
-// that a call does not allocate. GCC 12 flags free() on memory from a
-// replaced operator new as mismatched; here both sides use malloc and free.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
+// Counting of heap allocations, so that a test can prove that a call does
+// not allocate. Under AddressSanitizer or ThreadSanitizer the sanitizer's
+// allocator hooks count; otherwise the global operator new is replaced. GCC 12
+// flags free() on memory from a replaced operator new as mismatched; here
+// both sides use malloc and free.
 namespace {
 std::atomic<long> allocation_count{0};
 }
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include <sanitizer/allocator_interface.h>
+
+namespace {
+void count_allocation(const volatile void*, std::size_t) { allocation_count.fetch_add(1, std::memory_order_relaxed); }
+void ignore_free(const volatile void*) {}
+const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(count_allocation, ignore_free);
+}  // namespace
+#else
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 void* operator new(std::size_t size) {
   allocation_count.fetch_add(1, std::memory_order_relaxed);
@@ -31,8 +43,14 @@ void* operator new(std::size_t size) {
   }
   throw std::bad_alloc();
 }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  allocation_count.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(size == 0 ? 1 : size);
+}
 void operator delete(void* pointer) noexcept { std::free(pointer); }
 void operator delete(void* pointer, std::size_t) noexcept { std::free(pointer); }
+void operator delete(void* pointer, const std::nothrow_t&) noexcept { std::free(pointer); }
+#endif
 
 namespace {
 

@@ -108,6 +108,13 @@ struct FeatureSchema {
   // of (reference + "_EX", reference + "_EY").
   std::string reference = "Tight_Final";
   bool rotate = true;
+  // Regress the difference between the true MET and the reference MET (in
+  // the rotated frame) instead of the true MET itself. The network then
+  // learns a correction to the reference working point, and where it has
+  // no training support (MET far above the training range) the prediction
+  // stays near the reference instead of saturating. The ATLAS METNet
+  // regressed the true MET directly (residual = false).
+  bool residual = false;
 
   friend bool operator==(const FeatureSchema&, const FeatureSchema&) = default;
 
@@ -124,13 +131,14 @@ struct FeatureSchema {
   std::string reference_y() const { return reference + "_EY"; }
 
   // Every column the event table must provide: inputs, targets (when
-  // with_targets) and, with rotation on, the reference components.
+  // with_targets) and, with rotation or residual targets, the reference
+  // components.
   std::vector<std::string> required_columns(bool with_targets) const {
     std::vector<std::string> names = inputs;
     if (with_targets) {
       names.insert(names.end(), targets.begin(), targets.end());
     }
-    if (rotate) {
+    if (rotate || residual) {
       for (const std::string& name : {reference_x(), reference_y()}) {
         if (detail::find_name(names, name) < 0) {
           names.push_back(name);
@@ -163,11 +171,11 @@ struct FeatureSchema {
         }
       }
     }
+    if ((rotate || residual) && reference.empty()) {
+      throw ConfigError("feature schema: rotation or residual targets are on but the reference working point is "
+                        "empty; set reference to a MET prefix such as 'Tight_Final'");
+    }
     if (rotate) {
-      if (reference.empty()) {
-        throw ConfigError("feature schema: rotation is on but the reference working point is empty; "
-                          "set reference to a MET prefix such as 'Tight_Final'");
-      }
       find_vector_pairs(inputs);
       find_vector_pairs(targets);
     }

@@ -142,7 +142,7 @@ inline void write_header(const ModelDocument& document, std::ostream& out, const
   const auto inputs = static_cast<Index>(schema.inputs.size());
   Index reference_x = 0;
   Index reference_y = 0;
-  if (schema.rotate) {
+  if (schema.rotate || schema.residual) {
     reference_x = detail::find_name(columns, schema.reference_x());
     reference_y = detail::find_name(columns, schema.reference_y());
   }
@@ -188,6 +188,8 @@ inline void write_header(const ModelDocument& document, std::ostream& out, const
 
   out << "\n// Rotation: every (x, y) input pair turns by minus the azimuth of the reference MET.\n"
       << "inline constexpr bool rotate = " << (schema.rotate ? "true" : "false") << ";\n"
+      << "// Residual targets: the network predicts the true MET minus the reference MET.\n"
+      << "inline constexpr bool residual = " << (schema.residual ? "true" : "false") << ";\n"
       << "inline constexpr int reference_x = " << reference_x << ";  // " << schema.reference_x() << "\n"
       << "inline constexpr int reference_y = " << reference_y << ";  // " << schema.reference_y() << "\n"
       << "inline constexpr std::array<int, " << pairs.size() << "> pair_x = {";
@@ -261,8 +263,14 @@ inline void write_header(const ModelDocument& document, std::ostream& out, const
       << "  }\n"
       << "  std::array<float, " << config.outputs << "> raw;\n"
       << "  network().predict(input.data(), raw.data());\n"
-      << "  const double par = raw[target_x] * target_scale[0] + target_mean[0];\n"
-      << "  const double perp = raw[target_y] * target_scale[1] + target_mean[1];\n"
+      << "  double par = raw[target_x] * target_scale[0] + target_mean[0];\n"
+      << "  double perp = raw[target_y] * target_scale[1] + target_mean[1];\n"
+      << "  if constexpr (residual) {\n"
+      << "    const auto reference = metnet::rotate_to_reference<double>(event_columns[reference_x],\n"
+      << "                                                           event_columns[reference_y], angle);\n"
+      << "    par += reference.x;\n"
+      << "    perp += reference.y;\n"
+      << "  }\n"
       << "  const auto detector = metnet::rotate_from_reference(par, perp, angle);\n"
       << "  met_xy[0] = static_cast<float>(detector.x);\n"
       << "  met_xy[1] = static_cast<float>(detector.y);\n"

@@ -4,7 +4,8 @@
 //
 // Layout (format "metnet-weights", version 1):
 //   format, version                 "metnet-weights", 1
-//   features                        {inputs: [names], targets: [names], reference: "Tight_Final", rotate: bool}
+//   features                        {inputs: [names], targets: [names], reference: "Tight_Final", rotate: bool,
+//                                    residual: bool (optional, false when absent)}
 //   standardisation                 {inputs: {mean: [...], std: [...]}, targets: {mean: [...], std: [...]}}
 //   network                         {inputs, outputs, hidden_layers, width, activation, layer_norm, layer_norm_eps}
 //   layers                          [{weight: [[...] per output], bias: [...]}], hidden layers then the output head
@@ -61,6 +62,9 @@ class ModelJsonWriter {
                         {"targets", doc.schema.targets},
                         {"reference", doc.schema.reference},
                         {"rotate", doc.schema.rotate}};
+    if (doc.schema.residual) {
+      root["features"]["residual"] = true;
+    }
     root["standardisation"] = {{"inputs", scaling(doc.input_scaling, "/standardisation/inputs")},
                                {"targets", scaling(doc.target_scaling, "/standardisation/targets")}};
 
@@ -329,11 +333,12 @@ class ModelJsonReader {
   }
 
   void read_features(const Json& features, FeatureSchema& schema) const {
-    expect_keys(features, "/features", {"inputs", "targets", "reference", "rotate"});
+    expect_keys(features, "/features", {"inputs", "targets", "reference", "rotate"}, {"residual"});
     schema.inputs = strings(features["inputs"], "/features/inputs");
     schema.targets = strings(features["targets"], "/features/targets");
     schema.reference = string(features["reference"], "/features/reference");
     schema.rotate = boolean(features["rotate"], "/features/rotate");
+    schema.residual = features.contains("residual") && boolean(features["residual"], "/features/residual");
     try {
       schema.validate();
     } catch (const ConfigError& e) {

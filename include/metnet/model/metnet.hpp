@@ -22,7 +22,9 @@
 //  2. standardise every input and target column with the training set's
 //     mean and standard deviation (a constant column gets scale 1);
 //  3. weight each training event by the reciprocal of the training set's
-//     true-MET histogram, times an optional per-event weight column.
+//     true-MET histogram, times an optional per-event weight column;
+//  4. with FeatureSchema::residual, subtract the reference MET from the
+//     targets, so the network learns a correction to the reference.
 // Predictions undo steps 2 and 1. Everything is stored by document() and
 // restored by from_document(); io/metnet_json.hpp writes it as JSON.
 //
@@ -98,6 +100,9 @@ class MetNet {
       throw ConfigError("MetNet: the targets '" + schema_.targets[0] + "', '" + schema_.targets[1] +
                         "' are not an _EX/_EY pair; name them like True_EX, True_EY");
     }
+    const VectorPair target_pair = find_vector_pairs(schema_.targets).front();
+    target_x_ = target_pair.x;
+    target_y_ = target_pair.y;
     if (shape_.hidden_layers < 0 || (shape_.hidden_layers > 0 && shape_.width <= 0)) {
       throw ConfigError("MetNet: expected hidden_layers >= 0 and width > 0, found hidden_layers=" +
                         std::to_string(shape_.hidden_layers) + " width=" + std::to_string(shape_.width));
@@ -172,6 +177,11 @@ class MetNet {
     if (schema_.rotate) {
       rotate_pairs(inputs, schema_.inputs, angles, RotationDirection::to_reference);
       rotate_pairs(targets, schema_.targets, angles, RotationDirection::to_reference);
+    }
+    if (schema_.residual) {
+      const Matrix<double> reference = detail::reference_in_frame(events, schema_, angles);
+      targets.col(target_x_) = (targets.col(target_x_).template cast<double>() - reference.col(0)).template cast<float>();
+      targets.col(target_y_) = (targets.col(target_y_).template cast<double>() - reference.col(1)).template cast<float>();
     }
 
     // Split into training and validation events.
@@ -395,10 +405,12 @@ class MetNet {
     network_->predict_parallel(inputs, raw, threads);
 
     const Index n = events.rows();
+    const Matrix<double> reference =
+        schema_.residual ? detail::reference_in_frame(events, schema_, angles) : Matrix<double>::Zero(n, 2);
     BatchPrediction prediction;
     detail::resize_prediction(prediction, n);
     for (Index i = 0; i < n; ++i) {
-      const EventPrediction event = finish(raw.row(i).data(), angles(i));
+      const EventPrediction event = finish(raw.row(i).data(), angles(i), reference(i, 0), reference(i, 1));
       detail::store_prediction(prediction, i, event);
     }
     return prediction;
@@ -451,7 +463,11 @@ class MetNet {
       input[k] = static_cast<float>((input[k] - input_scaling_.mean()(col)) / input_scaling_.scale(col));
     }
     network_->predict(input, workspace.output_.data(), workspace.network_);
-    return finish(workspace.output_.data(), angle);
+    Vector2<double> reference;
+    if (schema_.residual) {
+      reference = rotate_to_reference<double>(values[reference_x_], values[reference_y_], angle);
+    }
+    return finish(workspace.output_.data(), angle, reference.x, reference.y);
   }
 
   // As above with a workspace kept per thread (allocated on first use).
@@ -495,13 +511,10 @@ class MetNet {
     network_ = std::make_shared<const InferenceMlp<float>>(weights_);
     event_columns_ = schema_.required_columns(false);
     input_pairs_ = schema_.rotate ? find_vector_pairs(schema_.inputs) : std::vector<VectorPair>{};
-    if (schema_.rotate) {
+    if (schema_.rotate || schema_.residual) {
       reference_x_ = static_cast<std::size_t>(detail::position(event_columns_, schema_.reference_x()));
       reference_y_ = static_cast<std::size_t>(detail::position(event_columns_, schema_.reference_y()));
     }
-    const std::vector<VectorPair> target_pairs = find_vector_pairs(schema_.targets);
-    target_x_ = target_pairs.front().x;
-    target_y_ = target_pairs.front().y;
   }
 
   // Identifies the training events and the settings that fix the result, so
@@ -560,8 +573,10 @@ class MetNet {
   }
 
   // Turns one event's raw network output (standardised, rotated frame) into
-  // the prediction in the detector frame.
-  EventPrediction finish(const float* raw, double angle) const noexcept {
+  // the prediction in the detector frame. reference_par and reference_perp
+  // are the reference MET in the rotated frame, added back for residual
+  // targets (0 otherwise).
+  EventPrediction finish(const float* raw, double angle, double reference_par, double reference_perp) const noexcept {
     EventPrediction event;
     double par = 0.0;
     double perp = 0.0;
@@ -583,6 +598,8 @@ class MetNet {
       perp = raw[target_y_] * target_scaling_.scale(target_y_) + target_scaling_.mean()(target_y_);
     }
 
+    par += reference_par;
+    perp += reference_perp;
     const Vector2<double> detector = rotate_from_reference(par, perp, angle);
     const double pt = std::hypot(detector.x, detector.y);
     event.px = static_cast<float>(detector.x);

@@ -51,6 +51,21 @@ inline Vector<double> event_angles(const EventTable& table, const FeatureSchema&
   return rotation_angles(table, schema.reference);
 }
 
+// The reference MET of every event in the frame the network sees (rotated
+// when rotation is on), one row (x, y) per event.
+inline Matrix<double> reference_in_frame(const EventTable& table, const FeatureSchema& schema,
+                                         const Vector<double>& angles) {
+  const auto x = table.column(schema.reference_x());
+  const auto y = table.column(schema.reference_y());
+  Matrix<double> reference(table.rows(), 2);
+  for (Index i = 0; i < table.rows(); ++i) {
+    const Vector2<double> turned = rotate_to_reference<double>(x(i), y(i), schema.rotate ? angles(i) : 0.0);
+    reference(i, 0) = turned.x;
+    reference(i, 1) = turned.y;
+  }
+  return reference;
+}
+
 template <class Derived>
 auto take_rows(const Eigen::MatrixBase<Derived>& values, const std::vector<Index>& rows) {
   using Plain = typename Derived::PlainObject;
