@@ -34,6 +34,10 @@ struct TrainArguments {
   double validation_fraction = 0.1;
   int patience = 5;
   bool sample_weights = true;
+  bool residual = false;
+  std::string checkpoint;
+  int checkpoint_every = 0;
+  bool resume = false;
   std::uint64_t seed = 1;
   std::filesystem::path output;
 };
@@ -75,7 +79,8 @@ class EpochProgress {
 // Trains a MetNet<L> with the arguments and writes its weights file.
 template <Loss L>
 TrainingResult train_and_save(const EventTable& events, const TrainArguments& arguments, L loss) {
-  const FeatureSchema schema;
+  FeatureSchema schema;
+  schema.residual = arguments.residual;
   NetworkShape shape;
   shape.hidden_layers = arguments.layers;
   shape.width = arguments.width;
@@ -88,6 +93,9 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
   options.patience = arguments.patience;
   options.seed = arguments.seed;
   options.use_sample_weights = arguments.sample_weights;
+  options.checkpoint_path = arguments.checkpoint;
+  options.checkpoint_every = arguments.checkpoint_every;
+  options.resume = arguments.resume;
   options.report_every = 10;
   options.progress = [progress = std::make_shared<EpochProgress>(std::min<Index>(arguments.batch_size, events.rows()))](const TrainingProgress& report) { (*progress)(report); };
   const TrainingResult result = model.fit(events, options);
@@ -163,6 +171,18 @@ inline void add_train_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("!--no-sample-weights", arguments->sample_weights,
                     "Train without the reciprocal true-MET histogram weights (which flatten the true-MET spectrum)");
+  command->add_flag("--residual", arguments->residual,
+                    "Regress the true MET minus the Tight MET instead of the true MET (a correction to the reference "
+                    "working point)");
+  command->add_option("--checkpoint", arguments->checkpoint,
+                      "Training checkpoint file, written atomically at every epoch end (and every --checkpoint-every "
+                      "batches)");
+  command->add_option("--checkpoint-every", arguments->checkpoint_every, "Batches between checkpoints; 0: epoch ends only")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_flag("--resume", arguments->resume,
+                    "Continue from --checkpoint if it exists; the result equals an uninterrupted run with the same "
+                    "events and options");
   command->add_option("--seed", arguments->seed, "Seed of the split, the initial weights and the shuffling")
       ->capture_default_str();
   command->add_option("-o,--output", arguments->output, "Weights file to write (.json)")->required();
