@@ -130,6 +130,10 @@ def to_onnx(document: dict) -> onnx.ModelProto:
     if document["network"]["outputs"] != 2:
         raise SystemExit(f"the network has {document['network']['outputs']} outputs; the exporter supports "
                          "(px, py) networks, not the Gaussian NLL head")
+    if features.get("residual", False):
+        # TODO: add the reference MET back to the output for residual models.
+        raise SystemExit("the model regresses residual targets (true MET minus the reference MET), which the "
+                         "exporter does not support yet; export a model trained without --residual")
     columns = event_columns(document)
     builder = Builder()
     values = list(columns)  # tensor name of each schema input after rotation
