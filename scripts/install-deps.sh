@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages metnet needs to build, test and run its demo.
-# Usage: scripts/install-deps.sh [--python]   (--python adds the packages the
-# fixture and plotting scripts use: numpy, torch, POT, matplotlib, onnx)
+# Usage: scripts/install-deps.sh [--python | --fuzz]
+#   --python  adds the packages the fixture and plotting scripts use: numpy,
+#             torch, POT, matplotlib, onnx
+#   --fuzz    adds clang-14 and its libFuzzer runtime for the fuzz targets
 set -euo pipefail
 
 packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev libcli11-dev)
 if [[ "${1:-}" == "--python" ]]; then
   packages+=(python3-numpy python3-matplotlib python3-torch python3-pot python3-onnx libopenblas0-pthread)
+elif [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

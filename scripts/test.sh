@@ -8,9 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
-
 mode="${1:-}"
+if [[ "$mode" == "--fuzz" ]]; then
+  bash scripts/install-deps.sh --fuzz
+else
+  bash scripts/install-deps.sh
+fi
 jobs=$(nproc)
 build_dir=build/tests-release
 cmake_args=(-DCMAKE_BUILD_TYPE=Release -DMETNET_BUILD_BENCHMARKS=OFF)

@@ -18,7 +18,10 @@ inline std::size_t allocations = 0;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // Under a sanitizer, which owns malloc, its allocator hooks count instead.
-#include <sanitizer/allocator_interface.h>
+// Declared here because GCC ships no <sanitizer/allocator_interface.h>;
+// the function is part of the ASan and TSan runtimes of GCC and Clang.
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 
 namespace metnet::test::detail {
 

@@ -24,7 +24,10 @@ std::atomic<long> allocation_count{0};
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#include <sanitizer/allocator_interface.h>
+// Declared here because GCC ships no <sanitizer/allocator_interface.h>;
+// the function is part of the ASan and TSan runtimes of GCC and Clang.
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 
 namespace {
 void count_allocation(const volatile void*, std::size_t) { allocation_count.fetch_add(1, std::memory_order_relaxed); }
