@@ -151,14 +151,23 @@ TEST_CASE("Sinkhorn gradient matches finite differences", "[loss][sinkhorn][grad
   }
   Vector<double> weights(6);
   weights << 1.0, 2.0, 0.5, 1.5, 1.0, 0.7;
-  for (const double eps : {1.0, 0.1}) {
-    INFO("epsilon " << eps);
-    const Sinkhorn loss = precise(eps);
-    Matrix<double> gradient;
-    loss.value_and_gradient<double>(output, target, weights, gradient);
-    const Matrix<double> numerical = metnet::test::numerical_gradient(loss, output, target, weights);
-    CHECK(metnet::test::relative_error(gradient, numerical) < 1e-6);
+  for (const bool weighted : {false, true}) {
+    for (const double eps : {1.0, 0.1}) {
+      INFO("epsilon " << eps << ", weighted marginals " << weighted);
+      Sinkhorn loss = precise(eps);
+      loss.weighted_marginals = weighted;
+      Matrix<double> gradient;
+      loss.value_and_gradient<double>(output, target, weights, gradient);
+      const Matrix<double> numerical = metnet::test::numerical_gradient(loss, output, target, weights);
+      CHECK(metnet::test::relative_error(gradient, numerical) < 1e-6);
+    }
   }
+  // Uniform marginals ignore the weights; weighted marginals depend on them.
+  Sinkhorn uniform = precise(0.1);
+  Sinkhorn weighted = precise(0.1);
+  weighted.weighted_marginals = true;
+  CHECK(uniform.value<double>(output, target, weights) == uniform.value<double>(output, target, Vector<double>()));
+  CHECK(weighted.value<double>(output, target, weights) != uniform.value<double>(output, target, weights));
 }
 
 TEST_CASE("Huber plus Sinkhorn sums values and gradients", "[loss][sum][gradient]") {

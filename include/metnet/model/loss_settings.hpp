@@ -6,7 +6,7 @@
 // a Gaussian NLL network.
 //
 // Parameter names: Huber "delta"; Sinkhorn "epsilon", "annealing_factor",
-// "max_iterations", "tolerance"; GaussianNll "eps", "full" (0 or 1); a Sum
+// "max_iterations", "tolerance", "weighted_marginals" (0 or 1); GaussianNll "eps", "full" (0 or 1); a Sum
 // stores its parts with the prefixes "first." and "second." and "lambda".
 
 #include <string>
@@ -39,6 +39,7 @@ inline void write_parameters(LossSettings& settings, const Sinkhorn& loss, const
   settings.parameters[prefix + "annealing_factor"] = loss.annealing_factor;
   settings.parameters[prefix + "max_iterations"] = static_cast<double>(loss.max_iterations);
   settings.parameters[prefix + "tolerance"] = loss.tolerance;
+  settings.parameters[prefix + "weighted_marginals"] = loss.weighted_marginals ? 1.0 : 0.0;
 }
 
 inline void write_parameters(LossSettings& settings, const GaussianNll& loss, const std::string& prefix) {
@@ -62,6 +63,9 @@ inline void read_parameters(const LossSettings& settings, Sinkhorn& loss, const 
   loss.annealing_factor = loss_parameter(settings, prefix + "annealing_factor");
   loss.max_iterations = static_cast<Index>(loss_parameter(settings, prefix + "max_iterations"));
   loss.tolerance = loss_parameter(settings, prefix + "tolerance");
+  // Files written before this parameter existed used weighted marginals.
+  const auto marginals = settings.parameters.find(prefix + "weighted_marginals");
+  loss.weighted_marginals = marginals == settings.parameters.end() || marginals->second != 0.0;
 }
 
 inline void read_parameters(const LossSettings& settings, GaussianNll& loss, const std::string& prefix) {

@@ -2,7 +2,7 @@
 #pragma once
 // `metnet demo`: the whole METNet workflow on simulated events in a few
 // minutes. It simulates ttbar training events (Run-2 pile-up profile),
-// trains the default METNet (Huber + Sinkhorn), evaluates it on held-out
+// trains the default METNet (Huber loss), evaluates it on held-out
 // ttbar and on Z -> mu mu (never trained on; exactly two muons) with mu
 // uniform in [10, 60], prints the per-axis RMS of MET - true for every
 // working point and METNet with the ratio to Tight, overall and in mu bins,
@@ -32,11 +32,10 @@ namespace metnet::cli {
 struct DemoArguments {
   std::filesystem::path output_dir = "metnet-demo";
   long long events = 200000;      // training events; each evaluation sample has a third of them
-  int epochs = 4;
+  int epochs = 8;
   Index layers = 3;
   Index width = 128;
-  // The Sinkhorn divergence costs O(batch^2) per batch, so small batches keep the demo fast.
-  Index batch_size = 256;
+  Index batch_size = 512;
   std::uint64_t seed = 2024;
   unsigned threads = 2;
 };
@@ -148,14 +147,18 @@ inline void run_demo(const DemoArguments& arguments) {
   const EventTable zmumu = select_rows(
       simulate_sample(Process::zmumu, evaluation_events, uniform, arguments.seed + 2, arguments.threads), "N_Muons", 2.0f);
 
-  std::cerr << "2/3 training METNet (huber+sinkhorn, " << arguments.layers << " x " << arguments.width << ", "
+  std::cerr << "2/3 training METNet (huber, " << arguments.layers << " x " << arguments.width << ", "
             << arguments.epochs << " epochs, batch " << arguments.batch_size << ") on " << training.rows()
             << " ttbar events\n";
   NetworkShape shape;
   shape.hidden_layers = arguments.layers;
   shape.width = arguments.width;
   const FeatureSchema schema;
-  MetNet<HuberSinkhorn> model(schema, shape);
+  // NOTE: the demo trains the Huber loss alone. With the Sinkhorn term the
+  // batch of predictions is pulled towards the ttbar true-MET distribution,
+  // a prior that carries over to Z -> mu mu: in our runs METNet then lost to
+  // Tight there by a factor of about 2 (see docs/results.md).
+  MetNet<Huber> model(schema, shape);
   TrainingOptions options;
   options.epochs = arguments.epochs;
   options.batch_size = arguments.batch_size;
@@ -187,7 +190,7 @@ inline void run_demo(const DemoArguments& arguments) {
 inline void add_demo_command(CLI::App& app) {
   auto arguments = std::make_shared<DemoArguments>();
   CLI::App* command = app.add_subcommand(
-      "demo", "Simulate events, train METNet (Huber + Sinkhorn) and print its resolution against the working points");
+      "demo", "Simulate events, train METNet (Huber loss) and print its resolution against the working points");
   command->add_option("--output-dir", arguments->output_dir, "Folder for the weights and the resolution tables")
       ->capture_default_str();
   command->add_option("--events", arguments->events, "Training events; each evaluation sample has a third as many")
