@@ -57,6 +57,17 @@ const metnet::MetNet<metnet::Huber>& trained_huber() {
   return model;
 }
 
+// Checks that two trained models have bit-identical layer weights.
+void check_same_weights(const metnet::MetNet<metnet::Huber>& first, const metnet::MetNet<metnet::Huber>& second) {
+  const auto a = first.document().network;
+  const auto b = second.document().network;
+  REQUIRE(a.linear.size() == b.linear.size());
+  for (std::size_t i = 0; i < a.linear.size(); ++i) {
+    CHECK(a.linear[i].weight == b.linear[i].weight);
+    CHECK(a.linear[i].bias == b.linear[i].bias);
+  }
+}
+
 std::filesystem::path scratch_file(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / "metnet_model_test";
   std::filesystem::create_directories(dir);
@@ -95,12 +106,7 @@ TEST_CASE("MetNet fit is reproducible from the seed", "[model][fit]") {
   metnet::MetNet<metnet::Huber> second(metnet::FeatureSchema{}, metnet::NetworkShape{1, 8});
   first.fit(training_events(), quick_options(1));
   second.fit(training_events(), quick_options(1));
-  const auto a = first.document().network;
-  const auto b = second.document().network;
-  for (std::size_t i = 0; i < a.linear.size(); ++i) {
-    CHECK(a.linear[i].weight == b.linear[i].weight);
-    CHECK(a.linear[i].bias == b.linear[i].bias);
-  }
+  check_same_weights(first, second);
 }
 
 TEST_CASE("MetNet save and load give identical predictions", "[model][io]") {
@@ -237,12 +243,7 @@ TEST_CASE("MetNet resume after interruption matches an uninterrupted run", "[mod
   const auto result = resumed.fit(training_events(), resume_options);
   CHECK(result.train_loss.size() == 3);
 
-  const auto a = uninterrupted.document().network;
-  const auto b = resumed.document().network;
-  for (std::size_t i = 0; i < a.linear.size(); ++i) {
-    CHECK(a.linear[i].weight == b.linear[i].weight);
-    CHECK(a.linear[i].bias == b.linear[i].bias);
-  }
+  check_same_weights(uninterrupted, resumed);
 }
 
 TEST_CASE("MetNet resume rejects a checkpoint of other settings", "[model][checkpoint]") {
