@@ -108,10 +108,10 @@ struct Sinkhorn {
   // clouds (true), or compare the two clouds with uniform marginals (false,
   // the default). Sample weights that flatten the true-MET spectrum reach
   // 10-20 times the mean for rare high-MET events, so weighted marginals rest
-  // on a few events per batch and the divergence becomes noisy; the original
+  // on a few events per batch and the divergence becomes noisy. The original
   // METNet training allowed a distribution loss only with rejection sampling,
-  // i.e. uniform marginals. The divergence() functions always use the weights
-  // they are given.
+  // that is with uniform marginals. The divergence() functions always use the
+  // weights they are given.
   bool weighted_marginals = false;
 
   // Sinkhorn iterations at each epsilon of the annealing before the last.

@@ -51,8 +51,8 @@ inline Vector<double> event_angles(const EventTable& table, const FeatureSchema&
   return rotation_angles(table, schema.reference);
 }
 
-// The reference MET of every event in the frame the network sees (rotated
-// when rotation is on), one row (x, y) per event.
+// The reference MET of every event in the frame of the network inputs
+// (rotated when rotation is on), one row (x, y) per event.
 inline Matrix<double> reference_in_frame(const EventTable& table, const FeatureSchema& schema,
                                          const Vector<double>& angles) {
   const auto x = table.column(schema.reference_x());
