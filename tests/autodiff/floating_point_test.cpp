@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/floating_point_traps.hpp"
+
 #include "metnet/autodiff.hpp"
 
 namespace {
@@ -16,22 +18,7 @@ using metnet::Matrix;
 using metnet::Tape;
 using metnet::Var;
 
-constexpr int trapped_exceptions = FE_INVALID | FE_DIVBYZERO | FE_OVERFLOW;
-
-// Enables the traps for its lifetime, with the flags cleared first.
-class TrapFloatingPointExceptions {
- public:
-  TrapFloatingPointExceptions() {
-    feclearexcept(FE_ALL_EXCEPT);
-    feenableexcept(trapped_exceptions);
-  }
-  TrapFloatingPointExceptions(const TrapFloatingPointExceptions&) = delete;
-  TrapFloatingPointExceptions& operator=(const TrapFloatingPointExceptions&) = delete;
-  ~TrapFloatingPointExceptions() {
-    fedisableexcept(trapped_exceptions);
-    feclearexcept(FE_ALL_EXCEPT);
-  }
-};
+using metnet::test::TrapFloatingPointExceptions;
 
 template <class T>
 Matrix<T> extreme_inputs() {

@@ -15,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/floating_point_traps.hpp"
+
 #include "../data/message_has.hpp"
 #include "../data/temp_dir.hpp"
 #include "metnet/metnet.hpp"
@@ -27,22 +29,7 @@ using metnet::Index;
 using metnet::Matrix;
 using metnet::test::MessageHas;
 
-constexpr int trapped_exceptions = FE_INVALID | FE_DIVBYZERO | FE_OVERFLOW;
-
-// Enables the traps for its lifetime, with the flags cleared first.
-class TrapFloatingPointExceptions {
- public:
-  TrapFloatingPointExceptions() {
-    feclearexcept(FE_ALL_EXCEPT);
-    feenableexcept(trapped_exceptions);
-  }
-  TrapFloatingPointExceptions(const TrapFloatingPointExceptions&) = delete;
-  TrapFloatingPointExceptions& operator=(const TrapFloatingPointExceptions&) = delete;
-  ~TrapFloatingPointExceptions() {
-    fedisableexcept(trapped_exceptions);
-    feclearexcept(FE_ALL_EXCEPT);
-  }
-};
+using metnet::test::TrapFloatingPointExceptions;
 
 // Training events with the awkward cases mixed in: events with zero Tight
 // MET, a constant feature column, and Z->mumu events whose true MET is zero.
