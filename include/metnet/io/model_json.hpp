@@ -390,7 +390,8 @@ class ModelJsonReader {
     }
 
     const Json& layers = member(root, "", "layers");
-    const auto expected_layers = static_cast<std::size_t>(c.hidden_layers + 1);
+    // In size_t, so that a hidden_layers of INT64_MAX cannot overflow.
+    const std::size_t expected_layers = static_cast<std::size_t>(c.hidden_layers) + 1;
     expect_type(layers.is_array(), layers, "/layers", "an array of layers");
     if (layers.size() != expected_layers) {
       fail("/layers", "expected " + std::to_string(expected_layers) + " layers (" + std::to_string(c.hidden_layers) +

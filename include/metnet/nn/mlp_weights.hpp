@@ -79,7 +79,7 @@ struct MlpWeights {
                        std::to_string(c.inputs) + " outputs=" + std::to_string(c.outputs) +
                        " hidden_layers=" + std::to_string(c.hidden_layers) + " width=" + std::to_string(c.width));
     }
-    const auto expected_linear = static_cast<std::size_t>(c.hidden_layers + 1);
+    const std::size_t expected_linear = static_cast<std::size_t>(c.hidden_layers) + 1;  // no overflow at INT64_MAX
     if (linear.size() != expected_linear) {
       throw ShapeError("MLP weights: expected " + std::to_string(expected_linear) + " linear layers (" +
                        std::to_string(c.hidden_layers) + " hidden + output head), found " +
