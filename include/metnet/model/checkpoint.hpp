@@ -6,10 +6,10 @@
 // A checkpoint stores the position in the run (epoch, next batch, running
 // loss sum, loss history, early-stopping state), the current and the best
 // network weights, and the Adam state. The data split, the standardisation
-// and the batch order are not stored: they follow from the seed and the
-// training events, which the checkpoint identifies by a fingerprint (event
-// count, column names, FNV-1a hash of the values, seed and settings), so a
-// checkpoint is never resumed on other data or settings.
+// and the batch order are not stored, because they follow from the seed and
+// the training events. The checkpoint identifies those by a fingerprint
+// (event count, column names, FNV-1a hash of the values, seed and settings),
+// so a checkpoint is never resumed on other data or settings.
 //
 // File format (little-endian, version 1): the magic "METNETCK", a uint32
 // version, then the fields in the order of write_checkpoint. Matrices are

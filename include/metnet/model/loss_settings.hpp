@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // Conversion between the loss objects and the LossSettings stored in a
-// weights file (name plus numeric parameters), so that a loaded model knows
+// weights file (name plus numeric parameters), so that a loaded model records
 // how it was trained and a model loaded as MetNet<Huber> cannot silently be
 // a Gaussian NLL network.
 //

@@ -5,12 +5,12 @@
 // MET, their terms and the pile-up and topology variables, and predicts it
 // for new events.
 //
-//   metnet::MetNet<metnet::HuberSinkhorn> model;           // default schema and network
+//   metnet::MetNet<metnet::Huber> model;                   // default schema and network
 //   model.fit(training_events);                            // an EventTable in GeV
 //   auto met = model.predict(events);                      // px, py, pt, phi per event
 //
-// The loss fixes the network head: Huber and Huber+Sinkhorn regress
-// (p_x, p_y); the Gaussian NLL regresses (p_x, sigma_x, p_y, sigma_y) and
+// The loss fixes the network head. Huber and Huber+Sinkhorn regress
+// (p_x, p_y). The Gaussian NLL regresses (p_x, sigma_x, p_y, sigma_y), and
 // its predictions carry sigma and METNetSig. Asking a non-probabilistic
 // model for sigma does not compile, because its prediction type has no such
 // member.
@@ -156,7 +156,7 @@ class MetNet {
 
   // Trains on `events` (GeV; must hold every schema input, the targets and,
   // with rotation, the reference MET components). A fraction of the events,
-  // chosen from the seed, is held out for validation and early stopping; the
+  // chosen from the seed, is held out for validation and early stopping. The
   // weights of the best validation epoch are kept. For a fixed seed and
   // Eigen thread count the result is bit-reproducible.
   // Throws FormatError on a missing column, NumericError on NaN or infinite

@@ -103,9 +103,9 @@ inline void normalise_mean(Vector<float>& weights, const char* part) {
   weights *= static_cast<float>(static_cast<double>(weights.size()) / sum);
 }
 
-// Rejects a table whose energies look like MeV: the mean of any sum-ET input
-// above 50 TeV is far beyond any LHC event sample in GeV (ATLAS ttbar has a
-// Tight sum ET of about 0.4 TeV) and typical of MeV ntuples.
+// Rejects a table whose energies look like MeV. A mean sum-ET input above
+// 50 TeV is far beyond any LHC event sample in GeV (ATLAS ttbar has a Tight
+// sum ET of about 0.4 TeV) but typical of MeV ntuples.
 inline void check_energy_scale(const EventTable& table, const std::vector<std::string>& inputs) {
   constexpr double max_mean_sum_et = 5e4;  // GeV
   if (table.rows() == 0) {
