@@ -18,15 +18,27 @@
 // independent; they are uncorrelated for an azimuthally symmetric response,
 // but their squares need not be, so the error can be somewhat too small.
 // An empty bin has RMS and error NaN and 0 events.
-// Left out: bootstrap errors, fitted (Gaussian-core) widths.
+//
+// Bootstrap errors (optional, BootstrapOptions::replicas > 0): in each bin
+// with n events, `replicas` samples of n events are drawn with replacement
+// from the bin's events (an event keeps its x and y deviations and its
+// weight), the RMS above is computed for each, and the error is their
+// standard deviation (denominator replicas - 1). Because whole events are
+// resampled, the bootstrap also covers a correlation between the x and y
+// deviations that the analytic error ignores. Bin b draws from Rng(seed, b),
+// so the errors depend only on the seed, the bin and its events; every
+// estimator profiled with one seed on the same events gets the same draws.
+// Left out: fitted (Gaussian-core) widths.
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "metnet/core/error.hpp"
+#include "metnet/core/random.hpp"
 #include "metnet/core/types.hpp"
 #include "metnet/data/event_table.hpp"
 #include "metnet/evaluation/binning.hpp"
@@ -59,15 +71,88 @@ struct BinnedRms {
   std::vector<Index> events;      // events in the bin
   std::vector<double> sum_weights;
   Index dropped = 0;  // events outside the edges (or NaN) that were left out
+  int bootstrap_replicas = 0;  // 0: rms_error is the analytic (delta-method) error
 };
 
+// Bootstrap replicas for the RMS error; 0 keeps the analytic error.
+struct BootstrapOptions {
+  int replicas = 0;
+  std::uint64_t seed = 1;
+};
+
+namespace detail {
+
+// Throws ConfigError unless replicas is 0 (off) or at least 2.
+inline void check_bootstrap(const BootstrapOptions& bootstrap) {
+  if (bootstrap.replicas < 0 || bootstrap.replicas == 1) {
+    throw ConfigError("bootstrap: expected 0 replicas (analytic errors) or at least 2, found " +
+                      std::to_string(bootstrap.replicas) + "; 200 or more give a stable error");
+  }
+}
+
+// Bootstrap standard deviation of the RMS in each bin. `bin_of` is the bin
+// of each event (-1 for dropped events); `squares` holds w_i (dx_i^2 + dy_i^2).
+inline std::vector<double> bootstrap_rms_error(const std::vector<int>& bin_of, const Vector<double>& squares,
+                                               const Vector<double>& w, std::size_t bins,
+                                               const BootstrapOptions& bootstrap) {
+  // The events of each bin, contiguous, in event order.
+  std::vector<std::vector<Index>> members(bins);
+  for (std::size_t i = 0; i < bin_of.size(); ++i) {
+    if (bin_of[i] >= 0) {
+      members[static_cast<std::size_t>(bin_of[i])].push_back(static_cast<Index>(i));
+    }
+  }
+  std::vector<double> errors(bins, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> replica_rms(static_cast<std::size_t>(bootstrap.replicas));
+  for (std::size_t b = 0; b < bins; ++b) {
+    const std::vector<Index>& events = members[b];
+    if (events.empty()) {
+      continue;
+    }
+    Rng rng(bootstrap.seed, b);
+    int valid = 0;
+    double mean = 0.0;
+    for (int r = 0; r < bootstrap.replicas; ++r) {
+      double sum_squares = 0.0;
+      double sum_weights = 0.0;
+      for (std::size_t k = 0; k < events.size(); ++k) {
+        const Index i = events[static_cast<std::size_t>(rng.uniform_index(events.size()))];
+        sum_squares += squares(i);
+        sum_weights += w(i);
+      }
+      // A replica that drew only zero-weight events has no RMS; it is skipped.
+      if (sum_weights > 0.0) {
+        replica_rms[static_cast<std::size_t>(valid)] = std::sqrt(sum_squares / (2.0 * sum_weights));
+        mean += replica_rms[static_cast<std::size_t>(valid)];
+        ++valid;
+      }
+    }
+    if (valid < 2) {
+      continue;
+    }
+    mean /= valid;
+    double spread = 0.0;
+    for (int r = 0; r < valid; ++r) {
+      const double deviation = replica_rms[static_cast<std::size_t>(r)] - mean;
+      spread += deviation * deviation;
+    }
+    errors[b] = std::sqrt(spread / (valid - 1));
+  }
+  return errors;
+}
+
+}  // namespace detail
+
 // Per-axis RMS of the deviations (dx, dy) in bins of `variable`. `weights`
-// may be empty (unit weights). Throws ShapeError on length mismatches and
-// NumericError on NaN or infinite deviations or bad weights.
+// may be empty (unit weights). With bootstrap.replicas > 0 the errors are
+// bootstrap errors, otherwise analytic ones. Throws ShapeError on length
+// mismatches, NumericError on NaN or infinite deviations or bad weights,
+// ConfigError on a bootstrap with 1 or a negative number of replicas.
 inline BinnedRms binned_rms(const Vector<double>& variable, const Vector<double>& dx, const Vector<double>& dy,
                             const Vector<double>& weights, const Binning& binning,
-                            OutOfRange out_of_range = OutOfRange::drop) {
+                            OutOfRange out_of_range = OutOfRange::drop, const BootstrapOptions& bootstrap = {}) {
   const std::string where = "binned_rms";
+  detail::check_bootstrap(bootstrap);
   const Index n = variable.size();
   detail::check_length(dx, n, where, "dx");
   detail::check_length(dy, n, where, "dy");
@@ -126,6 +211,17 @@ inline BinnedRms binned_rms(const Vector<double>& variable, const Vector<double>
     result.rms[b] = rms;
     result.rms_error[b] = rms > 0.0 ? se_m / (2.0 * rms) : 0.0;
   }
+
+  if (bootstrap.replicas > 0) {
+    const Vector<double> squares = w.cwiseProduct(dx.cwiseProduct(dx) + dy.cwiseProduct(dy));
+    std::vector<double> errors = detail::bootstrap_rms_error(bin_of, squares, w, bins, bootstrap);
+    for (std::size_t b = 0; b < bins; ++b) {
+      if (!std::isnan(m[b])) {
+        result.rms_error[b] = errors[b];
+      }
+    }
+    result.bootstrap_replicas = bootstrap.replicas;
+  }
   return result;
 }
 
@@ -134,6 +230,7 @@ struct ResolutionOptions {
   std::string truth_y = "True_EY";
   std::string weight_column;  // empty: unit weights
   OutOfRange out_of_range = OutOfRange::drop;
+  BootstrapOptions bootstrap;  // replicas 0: analytic RMS errors
 };
 
 // Resolution of several estimators in bins of one variable.
@@ -185,7 +282,7 @@ inline ResolutionProfile resolution_profile(const EventTable& events, const std:
     const Vector<double> dx = detail::column_as_double(events, estimator.x_column) - truth_x;
     const Vector<double> dy = detail::column_as_double(events, estimator.y_column) - truth_y;
     profile.names.push_back(estimator.name);
-    profile.estimators.push_back(binned_rms(variable, dx, dy, weights, binning, options.out_of_range));
+    profile.estimators.push_back(binned_rms(variable, dx, dy, weights, binning, options.out_of_range, options.bootstrap));
   }
   return profile;
 }
