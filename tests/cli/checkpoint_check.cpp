@@ -3,7 +3,8 @@
 // checkpoint with read_checkpoint, the reader that `metnet train --resume`
 // uses, for the network of a weights file trained with the same shape.
 // Prints the position stored in the checkpoint and exits with 0, or prints
-// the error and exits with 1 (truncated or damaged file, other network).
+// the error, which names the file, and exits with 1 (truncated or damaged
+// file, other network).
 // Usage: metnet_checkpoint_check CHECKPOINT WEIGHTS.json
 
 #include <exception>
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
               << checkpoint.train_loss.size() << " finished epochs, Adam step " << checkpoint.adam.step << '\n';
     return 0;
   } catch (const std::exception& error) {
-    std::cerr << argv[1] << ": " << error.what() << '\n';
+    std::cerr << error.what() << '\n';
     return 1;
   }
 }

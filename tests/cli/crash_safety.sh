@@ -12,8 +12,8 @@
 #    comparison because the writer prints each number as the shortest text
 #    that parses back to the same bits.
 # 2. `metnet simulate` and `metnet predict` are killed while they write their
-#    output; the destination must be the previous file or the complete new one,
-#    byte for byte, or absent when there was none before.
+#    output. The destination must then be the previous file or the complete
+#    new one, byte for byte, or absent when there was none before.
 #
 # A process killed while it writes leaves its temporary file behind, named
 # .<destination name>.tmp-<16 hex digits> next to the destination
@@ -88,7 +88,9 @@ count_temporaries() {
 #   delay SECONDS        after that many seconds
 #   versions N FILE      once FILE was seen to change N times (polled every
 #                        5 ms, so several replacements in between count once)
-#   temporary NAME       once a new temporary file .NAME.tmp-* appears
+#   temporary NAME FILE  once a new temporary file .NAME.tmp-* appears or,
+#                        if the poll misses it, once FILE was seen to change
+#                        10 times (no fallback when FILE is empty)
 # Every mode kills at once when the command has already ended.
 run_and_kill() {
   local mode=$1 argument=$2 file=${3:-}
@@ -120,11 +122,20 @@ run_and_kill() {
       ;;
     temporary)
       # A busy loop without sleep, because a small checkpoint is written in about a millisecond.
-      local seen=0
+      # It checks FILE only every 500 polls, because stat runs as a process.
+      local seen=0 polls=0 changes=0 previous current
+      previous=$(file_version "$file")
       while (( !seen )) && kill -0 "$pid" 2> /dev/null && (( SECONDS < deadline )); do
         for temporary in ."$argument".tmp-*; do
           [[ -e $temporary && -z ${known[$temporary]:-} ]] && seen=1
         done
+        polls=$((polls + 1))
+        if [[ -n $file ]] && (( polls % 500 == 0 )); then
+          current=$(file_version "$file")
+          [[ $current != "$previous" ]] && changes=$((changes + 1))
+          previous=$current
+          (( changes >= 10 )) && break
+        fi
       done
       ;;
   esac
@@ -163,11 +174,11 @@ setup "$metnet" "${training[@]}" -o reference.json
 resumable=("${training[@]}" --checkpoint checkpoint.bin --checkpoint-every 4 --resume -o resumed.json)
 
 # The kill points, drawn from the seed: 0 to 0.4 s after the start, the
-# moment a checkpoint is being written, after 1 to 60 checkpoint versions
+# moment a checkpoint is being written, after 1 to 25 checkpoint versions
 # (twice), and the moment the weights file is being written.
 printf -v start_delay '0.%03d' $((RANDOM % 400))
 kill_modes=("delay" "temporary" "versions" "versions" "temporary")
-kill_arguments=("$start_delay" "checkpoint.bin" "$((RANDOM % 60 + 1))" "$((RANDOM % 60 + 1))" "resumed.json")
+kill_arguments=("$start_delay" "checkpoint.bin" "$((RANDOM % 25 + 1))" "$((RANDOM % 25 + 1))" "resumed.json")
 for k in "${!kill_modes[@]}"; do
   run_and_kill "${kill_modes[k]}" "${kill_arguments[k]}" checkpoint.bin "$metnet" "${resumable[@]}"
   echo "train kill $((k + 1)) (${kill_modes[k]} ${kill_arguments[k]}): exit status $status"
