@@ -11,6 +11,9 @@
 // guaranteed to be atomic.
 // NOTE: the data is not fsync'ed, so a power cut right after the rename can
 // still lose it on some file systems.
+// NOTE: a process killed while writing (SIGKILL, power cut) leaves its
+// temporary file `.<name>.tmp-<16 hex digits>` behind. Later writes pick a
+// new name and neither read nor remove it (tests/cli/crash_safety.sh).
 
 #include <atomic>
 #include <chrono>
