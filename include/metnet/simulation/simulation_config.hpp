@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "metnet/core/error.hpp"
@@ -141,12 +142,27 @@ struct StopConfig {
   double neutralino_mass = 100.0;
 };
 
+// Generator-level filter, as in the MET-filtered Monte Carlo slices that
+// populate high-MET phase space: keep only events whose hard-process
+// invisible pT (the vector sum of neutrinos from W and tau decays and of
+// neutralinos) lies in [min_true_met, max_true_met) GeV. Neutrinos from
+// semileptonic b decays are added later by the detector step, so True_ET
+// of a kept event can differ slightly from the filtered value.
+struct TruthFilter {
+  double min_true_met = 0.0;  // GeV
+  double max_true_met = std::numeric_limits<double>::infinity();  // GeV
+
+  bool active() const noexcept { return min_true_met > 0.0 || std::isfinite(max_true_met); }
+  bool accepts(double true_met) const noexcept { return true_met >= min_true_met && true_met < max_true_met; }
+};
+
 struct SimulationConfig {
   PileupConfig pileup;
   JetConfig jets;
   LeptonConfig leptons;
   SoftTermConfig soft;
   StopConfig stop;
+  TruthFilter filter;
 
   // ttbar and stop pairs. NOTE: isr_count_shape 1.5 would widen N_Jets from
   // 1.50 to 1.66 (ATLAS 1.74), but PV_NTracks and SumET_FWD_Jets then come
@@ -200,6 +216,10 @@ struct SimulationConfig {
     require(jets.min_pt_passed >= 0.0, "jets.min_pt_passed", ">= 0", jets.min_pt_passed);
     require(stop.stop_mass > stop.neutralino_mass + 180.0, "stop.stop_mass",
             "a stop mass above the neutralino mass plus 180 GeV (on-shell top)", stop.stop_mass);
+    require(filter.min_true_met >= 0.0 && std::isfinite(filter.min_true_met), "filter.min_true_met",
+            "a finite value >= 0 GeV", filter.min_true_met);
+    require(filter.max_true_met > filter.min_true_met, "filter.max_true_met", "a value above filter.min_true_met",
+            filter.max_true_met);
     for (const ProcessTuning* t : {&ttbar, &ww, &zmumu, &wlnu}) {
       require(t->isr_alpha > 0.0, "isr_alpha", "> 0", t->isr_alpha);
       require(t->isr_pt_min > 0.0, "isr_pt_min", "> 0", t->isr_pt_min);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -47,7 +48,9 @@ inline PileupConfig parse_mu_profile(std::string_view name, std::optional<double
 }
 
 // Generates the same table as simulate(process, events, config, seed, threads),
-// in chunks so that `on_progress(done)` can report after each chunk.
+// in chunks so that `on_progress(done)` can report after each chunk. With an
+// active truth filter, the accepted indices are selected first and the
+// filter efficiency is printed.
 template <class Progress>
 EventTable simulate_in_chunks(Process process, std::size_t events, const SimulationConfig& config,
                               std::uint64_t seed, unsigned threads, Progress&& on_progress) {
@@ -56,27 +59,18 @@ EventTable simulate_in_chunks(Process process, std::size_t events, const Simulat
   Matrix<float> values(static_cast<Index>(events), static_cast<Index>(columns.size()));
   threads = std::max(1U, threads);
 
+  std::vector<std::uint64_t> indices;
+  if (config.filter.active()) {
+    FilteredIndices selected = select_filtered_indices(generator, events, threads);
+    std::cout << "truth filter: kept " << selected.indices.size() << " of " << selected.candidates
+              << " generated events (efficiency " << selected.efficiency() << ")\n";
+    indices = std::move(selected.indices);
+  }
+
   constexpr std::size_t chunk = 8192;
   for (std::size_t begin = 0; begin < events; begin += chunk) {
     const std::size_t end = std::min(events, begin + chunk);
-    const auto fill = [&](std::size_t first, std::size_t last) {
-      for (std::size_t i = first; i < last; ++i) {
-        generator.generate_row(i, values.row(static_cast<Index>(i)).data());
-      }
-    };
-    if (threads == 1) {
-      fill(begin, end);
-    } else {
-      std::vector<std::thread> workers;
-      const std::size_t share = (end - begin + threads - 1) / threads;
-      for (unsigned t = 0; t < threads; ++t) {
-        const std::size_t first = std::min(end, begin + t * share);
-        workers.emplace_back(fill, first, std::min(end, first + share));
-      }
-      for (std::thread& worker : workers) {
-        worker.join();
-      }
-    }
+    fill_event_rows(generator, indices, values, begin, end, threads);
     on_progress(static_cast<long long>(end));
   }
   return EventTable(std::move(columns), std::move(values));
@@ -89,6 +83,8 @@ struct SimulateArguments {
   std::optional<double> mu;
   double mu_low = 10.0;
   double mu_high = 60.0;
+  double min_true_met = 0.0;
+  double max_true_met = std::numeric_limits<double>::infinity();
   std::uint64_t seed = 1;
   unsigned threads = 1;
   std::filesystem::path output;
@@ -102,6 +98,8 @@ inline void run_simulate(const SimulateArguments& arguments) {
   const Process process = parse_process(arguments.process);
   SimulationConfig config;
   config.pileup = parse_mu_profile(arguments.mu_profile, arguments.mu, arguments.mu_low, arguments.mu_high);
+  config.filter.min_true_met = arguments.min_true_met;
+  config.filter.max_true_met = arguments.max_true_met;
   config.validate();
 
   ProgressBar bar("simulate " + arguments.process, arguments.events, "events");
@@ -129,6 +127,14 @@ inline void add_simulate_command(CLI::App& app) {
   command->add_option("--mu", arguments->mu, "Mean interactions per crossing (fixed profile; mean of run2)");
   command->add_option("--mu-low", arguments->mu_low, "Lower edge of the uniform mu profile")->capture_default_str();
   command->add_option("--mu-high", arguments->mu_high, "Upper edge of the uniform mu profile")->capture_default_str();
+  command->add_option("--min-true-met", arguments->min_true_met,
+                      "Generator-level filter: keep events whose hard-process invisible pT is at least this (GeV), "
+                      "as in MET-filtered samples")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--max-true-met", arguments->max_true_met,
+                      "Generator-level filter: keep events whose hard-process invisible pT is below this (GeV)")
+      ->check(CLI::PositiveNumber);
   command->add_option("--seed", arguments->seed, "Random seed; event i depends on (seed, i) only")
       ->capture_default_str();
   command->add_option("--threads,-j", arguments->threads, "Threads; the events do not depend on it")
