@@ -4,6 +4,7 @@
 // file with the training metadata (command line, seed, sample size, git
 // revision, date).
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
@@ -34,6 +35,7 @@ struct TrainArguments {
   double validation_fraction = 0.1;
   int patience = 5;
   bool sample_weights = true;
+  double flat_to = TruthWeightSettings{}.weight_to;
   bool residual = false;
   std::string checkpoint;
   int checkpoint_every = 0;
@@ -93,6 +95,9 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
   options.patience = arguments.patience;
   options.seed = arguments.seed;
   options.use_sample_weights = arguments.sample_weights;
+  options.sample_weights.weight_to = arguments.flat_to;
+  // Keep the histogram range 25 % beyond the flattened part, as the defaults do (450 over 360 GeV).
+  options.sample_weights.high = std::max(options.sample_weights.high, 1.25 * arguments.flat_to);
   options.checkpoint_path = arguments.checkpoint;
   options.checkpoint_every = arguments.checkpoint_every;
   options.resume = arguments.resume;
@@ -171,6 +176,11 @@ inline void add_train_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("!--no-sample-weights", arguments->sample_weights,
                     "Train without the reciprocal true-MET histogram weights (which flatten the true-MET spectrum)");
+  command->add_option("--flat-to", arguments->flat_to,
+                      "True MET (GeV) up to which the sample weights flatten the spectrum; events above it keep "
+                      "the weight at this value")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_flag("--residual", arguments->residual,
                     "Regress the true MET minus the Tight MET instead of the true MET (a correction to the reference "
                     "working point)");
