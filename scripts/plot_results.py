@@ -6,15 +6,22 @@ Figures, written next to the tables:
       ratio-to-Tight panel and a hatched band for Tight's statistical error
   <process>_linearity.png                 (|MET| - true MET) / true MET
   <process>_met_distribution.png          p_T^miss distributions, log scale
-  significance_<score>.png                score distributions per process and
-      s/sqrt(b) against the cut, Z -> mu mu as the background
-  significance_roc_<process>.png          ROC curves of every score
+  significance_<score>.png                score distributions per sample and
+      s/sqrt(b) against the cut for every signal and background pair
+  significance_roc_<signal>.png           ROC curves of every score against Z -> mu mu
+  significance_roc_<signal>_vs_<background>.png   the same against another background
+The (signal, background, score) combinations come from significance_summary.csv.
+Every plotted value is read from the tables: the ratio panel draws the
+<name>_ratio_to_Tight columns and the hatched band Tight_rms_error / Tight_rms.
 With --atlas DIR, the METNet/Tight ratio of the ATLAS tables
 (<process>_rmse_vs_*.csv) is drawn as a reference line in the ratio panels.
+With --record FILE, the data of the drawn ratio lines and bands are written
+to FILE as JSON, so that a test can compare the figures with the tables.
 """
 
 import argparse
 import csv
+import json
 import re
 from pathlib import Path
 from typing import Optional
@@ -39,6 +46,7 @@ VARIABLE_LABELS = {
     "sumet": r"Tight $\Sigma E_{\mathrm{T}}$ [GeV]",
 }
 ATLAS_FILES = {"true_met": "rmse_vs_true_et", "mu": "rmse_vs_actmu", "sumet": "rmse_vs_tight_final_sumet"}
+DEFAULT_BACKGROUND = "zmumu"
 
 
 def read_table(path: Path) -> dict:
@@ -86,7 +94,18 @@ def atlas_ratio(atlas: Optional[Path], process: str, variable: str) -> Optional[
     return centre[order], (table["METNet"] / table["Tight"])[order]
 
 
-def plot_resolution(path: Path, process: str, variable: str, atlas: Optional[Path]) -> Path:
+def record_ratio_panel(axis) -> dict:
+    """Return the data of the drawn ratio lines and hatched band of a ratio panel, read back from its artists."""
+    lines = {line.get_gid()[len("ratio:"):]: {"x": [float(v) for v in line.get_xdata()],
+                                              "y": [float(v) for v in line.get_ydata()]}
+             for line in axis.get_lines() if (line.get_gid() or "").startswith("ratio:")}
+    band = [collection for collection in axis.collections if collection.get_gid() == "band"]
+    vertices = np.concatenate([path.vertices for path in band[0].get_paths()]) if band else np.empty((0, 2))
+    return {"ratio": lines, "band_vertices": vertices.tolist()}
+
+
+def plot_resolution(path: Path, process: str, variable: str, atlas: Optional[Path],
+                    record: Optional[dict] = None) -> Path:
     """Draw the resolution profile with its ratio-to-Tight panel and return the PNG path."""
     table = read_table(path)
     names = estimator_names(table, "_rms")
@@ -106,14 +125,15 @@ def plot_resolution(path: Path, process: str, variable: str, atlas: Optional[Pat
         ratio_column = f"{name}_ratio_to_Tight"
         if ratio_column in table and name != "Tight":
             bottom.plot(centre, table[ratio_column], color=style["color"], marker=style["marker"],
-                        markersize=style["markersize"], linewidth=0.8 if name not in networks else 1.5)
+                        markersize=style["markersize"], linewidth=0.8 if name not in networks else 1.5,
+                        gid=f"ratio:{name}")
 
     if "Tight_rms" in table:
         relative = table["Tight_rms_error"] / table["Tight_rms"]
         edges = np.append(low, high[-1])
         band = np.append(relative, relative[-1])
         bottom.fill_between(edges, 1 - band, 1 + band, step="post", facecolor="none", edgecolor="tab:blue",
-                            hatch="////", linewidth=0, label="Tight stat. unc.")
+                            hatch="////", linewidth=0, label="Tight stat. unc.", gid="band")
         bottom.axhline(1.0, color="tab:blue", linewidth=0.8)
 
     reference = atlas_ratio(atlas, process, variable)
@@ -139,6 +159,8 @@ def plot_resolution(path: Path, process: str, variable: str, atlas: Optional[Pat
 
     output = path.with_suffix(".png")
     figure.savefig(output, dpi=120, bbox_inches="tight")
+    if record is not None:
+        record[output.name] = record_ratio_panel(bottom)
     plt.close(figure)
     return output
 
@@ -201,23 +223,42 @@ def score_label(score: str) -> str:
     return f"{prefix}Sig" if prefix not in COLOURS else f"{prefix} object-based significance"
 
 
-def plot_significance(directory: Path, score: str) -> Optional[Path]:
-    """Draw one score's distributions per process and s/sqrt(b) against the cut; return the PNG path."""
+def significance_pairs(directory: Path) -> list:
+    """Return the (signal, background, score) rows of significance_summary.csv, or [] without it."""
+    path = directory / "significance_summary.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return [(row["signal"], row["background"], row["score"]) for row in csv.DictReader(handle)]
+
+
+def pair_label(signal: str, background: str) -> str:
+    """Return the legend label of a signal and background pair."""
+    return f"{PROCESS_LABELS.get(signal, signal)} vs {PROCESS_LABELS.get(background, background)}"
+
+
+def plot_significance(directory: Path, score: str, pairs: list) -> Optional[Path]:
+    """Draw one score's distributions per sample and s/sqrt(b) against the cut; return the PNG path."""
     path = directory / f"significance_{score}_distribution.csv"
     table = read_table(path)
-    processes = estimator_names(table, "_density")
+    samples = estimator_names(table, "_density")
     edges = np.append(table["bin_low"], table["bin_high"][-1])
     figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6.5),
                                          gridspec_kw={"height_ratios": [3, 1.5], "hspace": 0.05})
-    colours = dict(zip(processes, ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple"]))
-    for process in processes:
-        top.stairs(table[f"{process}_density"], edges, color=colours[process],
-                   label=PROCESS_LABELS.get(process, process), linewidth=1.5)
-        scan_path = directory / f"significance_{process}_vs_zmumu_{score}_scan.csv"
-        if scan_path.exists():
-            scan = read_table(scan_path)
-            bottom.plot(scan["cut"], scan["significance"], color=colours[process],
-                        label=f"{PROCESS_LABELS.get(process, process)} vs $Z\\to\\mu\\mu$")
+    palette = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink"]
+    colours = {sample: palette[k % len(palette)] for k, sample in enumerate(samples)}
+    for sample in samples:
+        top.stairs(table[f"{sample}_density"], edges, color=colours[sample],
+                   label=PROCESS_LABELS.get(sample, sample), linewidth=1.5)
+    backgrounds = sorted({background for _, background, _ in pairs})
+    styles = dict(zip(backgrounds, ["-", "--", ":", "-."] * len(backgrounds)))
+    for signal, background, pair_score in pairs:
+        scan_path = directory / f"significance_{signal}_vs_{background}_{score}_scan.csv"
+        if pair_score != score or not scan_path.exists():
+            continue
+        scan = read_table(scan_path)
+        bottom.plot(scan["cut"], scan["significance"], color=colours.get(signal, "black"),
+                    linestyle=styles[background], label=pair_label(signal, background))
     top.set_yscale("log")
     top.set_ylabel("fraction of events / unit")
     top.set_title(score_label(score))
@@ -233,12 +274,12 @@ def plot_significance(directory: Path, score: str) -> Optional[Path]:
     return output
 
 
-def plot_roc(directory: Path, process: str, scores: list) -> Path:
-    """Draw the ROC curves of every score for one signal process and return the PNG path."""
+def plot_roc(directory: Path, signal: str, background: str, scores: list) -> Path:
+    """Draw the ROC curves of every score for one signal and background pair and return the PNG path."""
     figure, axis = plt.subplots(figsize=(6, 5.5))
     networks = [s for s in scores if s[: -len("_Sig")] not in COLOURS]
     for score in scores:
-        path = directory / f"significance_{process}_vs_zmumu_{score}_roc.csv"
+        path = directory / f"significance_{signal}_vs_{background}_{score}_roc.csv"
         if not path.exists():
             continue
         roc = read_table(path)
@@ -250,11 +291,13 @@ def plot_roc(directory: Path, process: str, scores: list) -> Path:
     axis.plot([0, 1], [0, 1], color="black", linestyle=":", linewidth=0.8)
     axis.set_xscale("log")
     axis.set_xlim(1e-3, 1)
-    axis.set_xlabel(r"background ($Z\to\mu\mu$) efficiency")
-    axis.set_ylabel(f"signal ({PROCESS_LABELS.get(process, process)}) efficiency")
+    axis.set_xlabel(f"background ({PROCESS_LABELS.get(background, background)}) efficiency")
+    axis.set_ylabel(f"signal ({PROCESS_LABELS.get(signal, signal)}) efficiency")
     axis.legend(fontsize=8, frameon=False)
     axis.grid(alpha=0.3)
-    output = directory / f"significance_roc_{process}.png"
+    # The name without the background is kept for Z -> mu mu, the default background.
+    suffix = signal if background == DEFAULT_BACKGROUND else f"{signal}_vs_{background}"
+    output = directory / f"significance_roc_{suffix}.png"
     figure.savefig(output, dpi=120, bbox_inches="tight")
     plt.close(figure)
     return output
@@ -266,28 +309,32 @@ def main() -> None:
     parser.add_argument("directory", type=Path, help="output directory of metnet evaluate")
     parser.add_argument("--atlas", type=Path, default=None,
                         help="folder with the ATLAS tables (<process>_rmse_vs_*.csv) for a METNet/Tight reference line")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="write the drawn ratio lines and hatched bands of the resolution figures to this JSON file")
     arguments = parser.parse_args()
     directory = arguments.directory
     if not directory.is_dir():
         parser.error(f"{directory} is not a directory; pass the -o folder of metnet evaluate")
     written = []
+    record = {} if arguments.record is not None else None
     for path in sorted(directory.glob("*_resolution_vs_*.csv")):
         process, variable = re.fullmatch(r"(.+)_resolution_vs_(.+)\.csv", path.name).groups()
-        written.append(plot_resolution(path, process, variable, arguments.atlas))
+        written.append(plot_resolution(path, process, variable, arguments.atlas, record))
     for path in sorted(directory.glob("*_linearity.csv")):
         written.append(plot_linearity(path, path.name[: -len("_linearity.csv")]))
     for path in sorted(directory.glob("*_met_distribution.csv")):
         written.append(plot_distribution(path, path.name[: -len("_met_distribution.csv")]))
     scores = [p.name[len("significance_"): -len("_distribution.csv")]
               for p in sorted(directory.glob("significance_*_distribution.csv"))]
+    pairs = significance_pairs(directory)
     for score in scores:
-        written.append(plot_significance(directory, score))
-    signals = sorted({m.group(1) for p in directory.glob("significance_*_vs_zmumu_*_roc.csv")
-                      if (m := re.fullmatch(r"significance_(.+?)_vs_zmumu_.+_roc\.csv", p.name))})
-    for process in signals:
-        written.append(plot_roc(directory, process, scores))
+        written.append(plot_significance(directory, score, pairs))
+    for signal, background in sorted({(signal, background) for signal, background, _ in pairs}):
+        written.append(plot_roc(directory, signal, background, scores))
     if not written:
         parser.error(f"no evaluation tables found in {directory}; run metnet evaluate -o {directory} first")
+    if record is not None:
+        arguments.record.write_text(json.dumps(record, indent=1) + "\n")
     for path in written:
         print(f"wrote {path}")
 
