@@ -149,7 +149,8 @@ binned=$(awk -F, 'NR > 1 { n += $4 } END { print n }' muons/zmumu_resolution_vs_
 [[ $two_muons -lt 2000 && $two_muons -gt 1000 ]] || fail "--zmumu-muons 2: implausible count $two_muons of 2000"
 
 # Background choice: ww and zmumu as backgrounds, and ww as a separate file.
-ok "$metnet" evaluate ttbar.csv zmumu.csv ww.csv --weights gnll.json --background ww --background zmumu -o backgrounds
+# The event files after --background must stay positional arguments.
+ok "$metnet" evaluate --background ww --background zmumu ttbar.csv zmumu.csv ww.csv --weights gnll.json -o backgrounds
 for pair in ttbar_vs_ww ttbar_vs_zmumu; do
   [[ -s backgrounds/significance_${pair}_METNet_Sig_scan.csv ]] || fail "--background: no $pair scan"
 done
@@ -158,6 +159,12 @@ scores=$(ls backgrounds/significance_*_distribution.csv | wc -l)
 [[ $scores -ge 2 && $(grep -c "^ttbar,ww," backgrounds/significance_summary.csv) -eq $scores ]] ||
   fail "--background: expected ttbar vs ww for each of the $scores scores"
 ok "$metnet" evaluate ttbar.csv zmumu.csv --weights gnll.json --background-file ww.csv -o background_file
+ok "$metnet" evaluate ttbar.csv zmumu.csv --weights gnll.json --background zmumu --background-file ww.csv \
+  --background-yield 5 --background-yield 0 -o yields
+[[ $(cell yields/significance_ttbar_vs_zmumu_METNet_Sig_scan.csv background_yield 1) == 5 ]] ||
+  fail "--background-yield 5: not the zmumu yield before cuts"
+[[ $(cell yields/significance_ttbar_vs_ww_METNet_Sig_scan.csv background_yield 1) == 1000 ]] ||
+  fail "--background-yield 0: the ww yield before cuts is not its event count"
 auc_process=$(grep "^ttbar,ww,METNet_Sig," backgrounds/significance_summary.csv | cut -d, -f4)
 auc_file=$(grep "^ttbar,ww,METNet_Sig," background_file/significance_summary.csv | cut -d, -f4)
 [[ -n $auc_file && $auc_file == "$auc_process" ]] ||

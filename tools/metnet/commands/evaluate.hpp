@@ -631,17 +631,20 @@ inline void add_evaluate_command(CLI::App& app) {
   command->add_option("--background", arguments->backgrounds,
                       "Process of the event files (ttbar, ww, zmumu, stop, wlnu; by ProcessID) that is a background "
                       "in the significance tables; repeat for several, each compared with every signal. Every other "
-                      "process is a signal. Default: zmumu");
+                      "process is a signal. Default: zmumu")
+      ->allow_extra_args(false);  // one value per --background, so a following event file stays positional
   command->add_option("--background-file", arguments->background_files,
                       "Event file (.csv or .npy) used only as a background in the significance tables, named by "
                       "its file stem; it needs the features of the --weights models (or METNet_Sig) and every "
-                      "<working point>_Sig column of the event files");
+                      "<working point>_Sig column of the event files")
+      ->allow_extra_args(false);
   command->add_option("--signal-yield", arguments->signal_yield,
                       "Expected signal events before cuts for s/sqrt(b) (default: the summed signal weight)")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--background-yield", arguments->background_yields,
                       "Expected background events before cuts, one value per background sample in the order of "
-                      "--background then --background-file; 0 or no value: the sample's summed weight");
+                      "--background then --background-file; 0 or no value: the sample's summed weight")
+      ->allow_extra_args(false);
   command->add_option("--threads,-j", arguments->threads, "Threads for the forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
