@@ -2,10 +2,12 @@
 // Training-side benchmarks: the Sinkhorn divergence with its gradient, and
 // one training step (forward, Huber loss, backward, Adam) of Net S and Net L.
 //
-// BM_Sinkhorn/<points>/<epsilon in 1e-3 units>: two clouds of 2-D points,
-// x ~ N(0, 1) and y ~ N(0.3, 1.2) per coordinate, uniform weights, float,
-// default settings apart from epsilon. The counters record the divergence,
-// the iterations at the final epsilon and whether the run converged.
+// BM_Sinkhorn/<points>/<epsilon in 1e-3 units>/<accelerated>: two clouds of
+// 2-D points, x ~ N(0, 1) and y ~ N(0.3, 1.2) per coordinate, uniform
+// weights, float, default settings apart from epsilon and the solver
+// (accelerated:1 is the default solver, accelerated:0 the plain one). The
+// counters record the divergence, the iterations at the final epsilon and
+// whether the run converged.
 // BM_TrainStep/<net>/<batch>: metnet::Mlp::forward_backward with
 // metnet::Huber, then metnet::Adam::step and zero_grad, on standard-normal
 // inputs and targets. Baselines: benchmarks/pytorch_train_step.py and
@@ -42,7 +44,8 @@ void BM_Sinkhorn(benchmark::State& state) {
   const double epsilon = static_cast<double>(state.range(1)) * 1e-3;
   const Matrix<float> x = normal_points(points, 2, 0.0, 1.0, 1);
   const Matrix<float> y = normal_points(points, 2, 0.3, 1.2, 2);
-  const metnet::Sinkhorn loss{.epsilon = epsilon};
+  metnet::Sinkhorn loss{.epsilon = epsilon};
+  loss.accelerated = state.range(2) != 0;
   metnet::SinkhornResult<float> result;
   for (auto _ : state) {
     result = loss.divergence_and_gradient<float>(x, Vector<float>(), y, Vector<float>());
@@ -54,8 +57,8 @@ void BM_Sinkhorn(benchmark::State& state) {
   state.counters["converged"] = result.converged ? 1.0 : 0.0;
 }
 BENCHMARK(BM_Sinkhorn)
-    ->ArgsProduct({{256, 1024, 4096}, {100, 10}})
-    ->ArgNames({"points", "eps_milli"})
+    ->ArgsProduct({{256, 1024, 4096}, {100, 10}, {0, 1}})
+    ->ArgNames({"points", "eps_milli", "accelerated"})
     ->Unit(benchmark::kMillisecond);
 
 void BM_TrainStep(benchmark::State& state, const metnet::bench::NetShape& shape) {

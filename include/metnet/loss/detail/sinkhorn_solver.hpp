@@ -16,7 +16,15 @@
 // [exp(-scaling_limit), exp(scaling_limit)]. The build is itself a
 // log-domain update of f, shifted by each row's maximum, so no exp
 // overflows at any epsilon. Costs are recomputed from the coordinates
-// during the build and never stored.
+// during the build and never stored: in 2-D that is three operations per
+// entry, cheaper than reading a stored cost matrix.
+//
+// Banded products: entries below exp(cutoff) times their row maximum are
+// stored as 0, so each kernel row is nonzero only on [band_begin, band_end).
+// The products read that range only. When both clouds are sorted along one
+// coordinate (metnet::Sinkhorn does so), the range is a band around the
+// row's own position; at epsilon 0.01 on 1024 standard-normal 2-D points it
+// holds about a third of the row, and the products read that third.
 
 #include <algorithm>
 #include <cmath>
@@ -57,8 +65,10 @@ double weighted_sum(const Vector<T>& w, const Vector<T>& h) {
 }
 
 // One entropic OT problem OT_eps(a, b) between x (n x d, weights a) and
-// y (m x d, weights b), held as a stabilised kernel and two scalings.
-// All memory is allocated by the constructor.
+// y (m x d, weights b), held as a stabilised kernel and two scalings. The
+// kernel lives in caller-owned storage of at least n m scalars, so problems
+// solved one after another can share it; the rest of the memory is
+// allocated by the constructor.
 template <class T>
 class ScalingProblem {
  public:
@@ -72,13 +82,21 @@ class ScalingProblem {
 
   // The self problem OT_eps(a, a) on x, solved with one symmetric
   // potential p = f = g.
-  ScalingProblem(const Matrix<T>& x, const Vector<T>& a) : ScalingProblem(x, a, x, a) { symmetric_ = true; }
+  ScalingProblem(const Matrix<T>& x, const Vector<T>& a, T* kernel_storage)
+      : ScalingProblem(x, a, x, a, kernel_storage) {
+    symmetric_ = true;
+  }
 
-  ScalingProblem(const Matrix<T>& x, const Vector<T>& a, const Matrix<T>& y, const Vector<T>& b)
+  ScalingProblem(const Matrix<T>& x, const Vector<T>& a, const Matrix<T>& y, const Vector<T>& b, T* kernel_storage)
       : x_(x), y_t_(y.transpose()), a_(a), b_(b), log_b_(log_weights<T>(b)),
-        kernel_(x.rows(), y.rows()), f0_(Vector<T>::Zero(x.rows())), g0_(Vector<T>::Zero(y.rows())),
-        u_(Vector<T>::Ones(x.rows())), v_(Vector<T>::Ones(y.rows())), au_(x.rows()), t_(y.rows()),
-        r_(x.rows()), argument_(y.rows()) {}
+        kernel_(kernel_storage, x.rows(), y.rows()), band_begin_(x.rows(), 0), band_end_(x.rows(), y.rows()),
+        f0_(Vector<T>::Zero(x.rows())), g0_(Vector<T>::Zero(y.rows())), u_(Vector<T>::Ones(x.rows())),
+        v_(Vector<T>::Ones(y.rows())), t_(y.rows()), r_(x.rows()), argument_(y.rows()) {}
+
+  // Products over whole rows (false) or over each row's nonzero band (true,
+  // the default). The results differ only in rounding; whole rows are the
+  // plain reference that the tests compare the bands with.
+  void use_bands(bool enabled) { bands_ = enabled; }
 
   // The potentials f = f0 + eps log u and g = g0 + eps log v.
   Vector<T> f() const { return f0_ + eps_ * u_.array().log().matrix(); }
@@ -86,6 +104,15 @@ class ScalingProblem {
 
   // OT_eps(a, b) = <a, f> + <b, g>, the dual value.
   double value() const { return weighted_sum<T>(a_, f()) + weighted_sum<T>(b_, g()); }
+
+  // The fraction of kernel entries that the products read.
+  double band_fraction() const {
+    double total = 0.0;
+    for (Index i = 0; i < kernel_.rows(); ++i) {
+      total += static_cast<double>(band_length(i));
+    }
+    return total / static_cast<double>(kernel_.size());
+  }
 
   // Folds the scalings into the potentials and rebuilds the kernel at eps
   // with a log-domain update of f:
@@ -113,39 +140,40 @@ class ScalingProblem {
       const T sum = row.sum();
       row *= T(1) / sum;
       f0_(i) = -eps * (shift + std::log(sum));
+      find_band(i);
     }
     u_.setOnes();
     v_.setOnes();
   }
 
-  // One Sinkhorn iteration (a v update, then a u update). Returns the L1
-  // error of the plan's row sums before the u update,
+  // One Sinkhorn iteration (a v update, then a u update), each over-relaxed
+  // by omega in the log domain: log v <- log v + omega (log v_plain - log v).
+  // Returns the L1 error of the plan's row sums before the u update,
   //   sum_i a_i |u_i (R v)_i - 1|,
   // the mass that the plan misplaces (the column sums are exact at that
-  // point). Returns a negative value, changing nothing, when a scaling
-  // would leave its range; call rebuild then.
+  // point when omega = 1). Returns a negative value, changing nothing, when
+  // a scaling would leave its range; call rebuild then.
   T iterate(T omega = T(1)) {
     if (symmetric_) {
       return iterate_symmetric(omega);
     }
-    au_ = a_.cwiseProduct(u_);
-    t_.noalias() = kernel_.transpose() * au_;
+    transposed_product();  // t = R^T (a u)
     for (Index j = 0; j < t_.size(); ++j) {
       // A column without mass (b_j = 0) keeps v_j = 1: its kernel column is 0.
       t_(j) = t_(j) > T(0) ? b_(j) / t_(j) : T(1);
     }
     if (omega != T(1)) {
-      t_ = v_.array() * (t_.array() / v_.array()).pow(omega);
+      relax(v_, t_, omega);
     }
     if (!in_range(t_)) {
       return T(-1);
     }
     v_.swap(t_);
-    r_.noalias() = kernel_ * v_;
+    product(v_);  // r = R v
     const T error = (a_.array() * (u_.array() * r_.array() - T(1)).abs()).sum();
     r_ = r_.cwiseInverse();
     if (omega != T(1)) {
-      r_ = u_.array() * (r_.array() / u_.array()).pow(omega);
+      relax(u_, r_, omega);
     }
     if (!in_range(r_)) {
       return T(-1);
@@ -154,14 +182,20 @@ class ScalingProblem {
     return error;
   }
 
-  // The barycentres of the plan's rows, bary_i = sum_j P_ij z_j / sum_j P_ij,
-  // for z (m x d); written to bary (n x d).
-  void barycentres(const Matrix<T>& z, Matrix<T>& bary) const {
+  // The barycentres of the plan's rows, bary_i = sum_j P_ij y_j / sum_j P_ij,
+  // written to bary (n x d).
+  void barycentres(Matrix<T>& bary) const {
     const Vector<T>& v = symmetric_ ? u_ : v_;
-    const Matrix<T> vz = v.asDiagonal() * z;
-    bary.noalias() = kernel_ * vz;
-    const Vector<T> row_mass = kernel_ * v;
-    bary = row_mass.cwiseInverse().asDiagonal() * bary;
+    const Matrix<T> vy_t = y_t_ * v.asDiagonal();
+    for (Index i = 0; i < kernel_.rows(); ++i) {
+      const Index begin = bands_ ? band_begin_[i] : 0;
+      const Index length = bands_ ? band_length(i) : kernel_.cols();
+      const auto row = kernel_.row(i).segment(begin, length);
+      const T mass = row.dot(v.segment(begin, length).transpose());
+      for (Index c = 0; c < bary.cols(); ++c) {
+        bary(i, c) = row.dot(vy_t.row(c).segment(begin, length)) / mass;
+      }
+    }
   }
 
   // Exponents (p0_i + p0_k - C_ik) / eps + log a_k above this are unsafe
@@ -192,6 +226,7 @@ class ScalingProblem {
         // T(p)_i, kept in t_ for the averaged step if this attempt fails.
         t_(i) = -eps * (shift + std::log(row.sum()));
         row *= std::exp(row_shift);
+        find_band(i);
       }
       if (largest <= exponent_limit) {
         return;
@@ -202,9 +237,10 @@ class ScalingProblem {
 
   // p <- p + omega (T(p) - p) / 2, that is w <- w (1 / (w (R w)))^(omega / 2).
   T iterate_symmetric(T omega) {
-    r_.noalias() = kernel_ * u_;
+    product(u_);  // r = R u
     const T error = (a_.array() * (u_.array() * r_.array() - T(1)).abs()).sum();
-    r_ = u_.array() * (u_.array() * r_.array()).pow(T(-0.5) * omega);
+    // exp and log are vectorised in Eigen, pow is not.
+    r_ = u_.array() * ((T(-0.5) * omega) * (u_.array() * r_.array()).log()).exp();
     if (!in_range(r_)) {
       return T(-1);
     }
@@ -240,22 +276,74 @@ class ScalingProblem {
     return s.minCoeff() >= low && s.maxCoeff() <= high;
   }
 
+  // s_new = s (s_plain / s)^omega, computed in place of s_plain.
+  static void relax(const Vector<T>& s, Vector<T>& s_plain, T omega) {
+    s_plain = s.array() * (omega * (s_plain.array() / s.array()).log()).exp();
+  }
+
+  Index band_length(Index i) const { return std::max<Index>(band_end_[i] - band_begin_[i], 0); }
+
+  // Records the first and one past the last nonzero entry of kernel row i.
+  void find_band(Index i) {
+    const T* row = kernel_.row(i).data();
+    Index begin = 0;
+    Index end = kernel_.cols();
+    while (begin < end && row[begin] == T(0)) {
+      ++begin;
+    }
+    while (end > begin && row[end - 1] == T(0)) {
+      --end;
+    }
+    band_begin_[i] = begin;
+    band_end_[i] = end;
+  }
+
+  // r_ = R s over the bands (or whole rows).
+  void product(const Vector<T>& s) {
+    if (!bands_) {
+      r_.noalias() = kernel_ * s;
+      return;
+    }
+    for (Index i = 0; i < kernel_.rows(); ++i) {
+      const Index begin = band_begin_[i];
+      const Index length = band_length(i);
+      r_(i) = kernel_.row(i).segment(begin, length).dot(s.segment(begin, length).transpose());
+    }
+  }
+
+  // t_ = R^T (a u) over the bands (or whole rows).
+  void transposed_product() {
+    if (!bands_) {
+      r_ = a_.cwiseProduct(u_);
+      t_.noalias() = kernel_.transpose() * r_;
+      return;
+    }
+    t_.setZero();
+    for (Index i = 0; i < kernel_.rows(); ++i) {
+      const Index begin = band_begin_[i];
+      const Index length = band_length(i);
+      t_.segment(begin, length).noalias() += (a_(i) * u_(i)) * kernel_.row(i).segment(begin, length).transpose();
+    }
+  }
+
   const Matrix<T>& x_;
   Matrix<T> y_t_;
   const Vector<T>& a_;
   const Vector<T>& b_;
   ArrayRow<T> log_b_;
-  Matrix<T> kernel_;  // R, n x m, row-major
+  Eigen::Map<Matrix<T>> kernel_;  // R, n x m, row-major; zero outside each row's band
+  std::vector<Index> band_begin_;
+  std::vector<Index> band_end_;
   Vector<T> f0_;
   Vector<T> g0_;
   Vector<T> u_;
   Vector<T> v_;
-  Vector<T> au_;
   Vector<T> t_;
   Vector<T> r_;
   ArrayRow<T> argument_;
   T eps_ = T(1);
   bool symmetric_ = false;
+  bool bands_ = true;
 };
 
 // The squared diameter of the bounding box of both point clouds.
