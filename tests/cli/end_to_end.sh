@@ -38,6 +38,11 @@ ok "$metnet" train train.csv --loss huber --layers 1 --width 16 --epochs 2 --bat
 ok "$metnet" train train.csv --loss gnll --layers 1 --width 16 --epochs 1 --batch-size 256 -o gnll.json
 ok "$metnet" train train.csv --loss huber+sinkhorn --layers 1 --width 8 --epochs 1 --batch-size 64 \
   --validation-fraction 0.05 -o sinkhorn.json
+ok "$metnet" simulate --process ttbar --events 200 --min-true-met 150 --seed 4 -o filtered.csv
+grep -q "truth filter: kept 200 of" out.txt || fail "simulate: no filter efficiency in the output: $(cat out.txt)"
+[[ $(wc -l < filtered.csv) -eq 201 ]] || fail "simulate with a filter: expected 200 events and a header"
+ok "$metnet" train train.csv filtered.csv --loss huber --layers 1 --width 16 --epochs 2 --batch-size 256 \
+  --residual --flat-to 500 --lr-schedule cosine -o residual.json
 ok "$metnet" predict huber.json test.npy -o predicted.csv
 head -1 predicted.csv | grep -q "METNet_EX,METNet_EY,METNet_ET,METNet_Phi$" || fail "predict: missing METNet columns"
 ok "$metnet" predict gnll.json test.npy -o predicted_gnll.npy
@@ -75,6 +80,8 @@ bad "already has a column" out9.csv "$metnet" predict huber.json predicted.csv -
 bad "higgs not in" out10.csv "$metnet" simulate --process higgs --events 10 -o out10.csv
 bad "fixed needs --mu" out11.csv "$metnet" simulate --mu-profile fixed --events 10 -o out11.csv
 bad "sinkhorn-weight" out12.json "$metnet" train train.csv --loss huber --sinkhorn-weight 2 -o out12.json
+bad "filter.max_true_met" out13.csv "$metnet" simulate --min-true-met 300 --max-true-met 200 --events 10 -o out13.csv
+bad "lr-schedule" out14.json "$metnet" train train.csv --loss huber --lr-schedule linear -o out14.json
 
 if (( failures > 0 )); then
   echo "$failures end-to-end checks failed"

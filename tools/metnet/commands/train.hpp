@@ -5,6 +5,7 @@
 // revision, date).
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "../common.hpp"
 #include "metnet/io/metnet_json.hpp"
 #include "metnet/model/metnet.hpp"
+#include "metnet/optim/cosine_warm_restarts.hpp"
 
 namespace metnet::cli {
 
@@ -30,6 +32,7 @@ struct TrainArguments {
   int epochs = 20;
   Index batch_size = 1024;
   double lr = 1e-3;
+  std::string lr_schedule = "constant";
   double sinkhorn_weight = 1.0;
   bool sinkhorn_weight_given = false;
   double validation_fraction = 0.1;
@@ -91,6 +94,19 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
   options.epochs = arguments.epochs;
   options.batch_size = arguments.batch_size;
   options.adam.lr = arguments.lr;
+  if (arguments.lr_schedule == "cosine") {
+    // One cosine cycle over all epochs, from --lr down to --lr / 100. The
+    // step count repeats MetNet::fit's split: the remainder batch is dropped.
+    const auto validation_count =
+        static_cast<Index>(std::floor(arguments.validation_fraction * static_cast<double>(events.rows())));
+    const Index training_count = std::max<Index>(1, events.rows() - validation_count);
+    const Index batches = training_count / std::min(arguments.batch_size, training_count);
+    CosineWarmRestarts schedule;
+    schedule.max_lr = arguments.lr;
+    schedule.min_lr = arguments.lr / 100.0;
+    schedule.cycle_steps = static_cast<std::int64_t>(batches) * arguments.epochs;
+    options.adam.schedule = schedule;
+  }
   options.validation_fraction = arguments.validation_fraction;
   options.patience = arguments.patience;
   options.seed = arguments.seed;
@@ -162,6 +178,11 @@ inline void add_train_command(CLI::App& app) {
   command->add_option("--epochs", arguments->epochs, "Maximum number of epochs")->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--batch-size", arguments->batch_size, "Events per batch")->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--lr", arguments->lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--lr-schedule", arguments->lr_schedule,
+                      "Learning-rate schedule: constant (--lr throughout) or cosine (one cosine decay from --lr to "
+                      "--lr / 100 over all epochs)")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
   CLI::Option* sinkhorn_weight =
       command->add_option("--sinkhorn-weight", arguments->sinkhorn_weight,
                           "Weight lambda of the Sinkhorn divergence in huber+sinkhorn")
