@@ -100,6 +100,22 @@ void register_batch(const Fixture& fixture, Index rows) {
     }
     state.SetItemsProcessed(state.iterations() * rows);
   });
+  // InferenceMlp::predict_parallel on 1 and 2 std::threads (started per call),
+  // timed in wall-clock time so that the two runs compare. The CPU column is
+  // the CPU time of the whole process, all threads together.
+  for (const int threads : {1, 2}) {
+    const std::string name = "BM_Inference_BatchThreads" + suffix + "/threads:" + std::to_string(threads);
+    benchmark::RegisterBenchmark(name.c_str(), [&fixture, rows, threads](benchmark::State& state) {
+      const Matrix<float> inputs = metnet::bench::random_inputs(rows, fixture.shape.inputs, 11);
+      Matrix<float> outputs(rows, 2);
+      for (auto _ : state) {
+        fixture.network.predict_parallel(inputs, outputs, threads);
+        benchmark::DoNotOptimize(outputs.data());
+        benchmark::ClobberMemory();
+      }
+      state.SetItemsProcessed(state.iterations() * rows);
+    })->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+  }
   benchmark::RegisterBenchmark(("BM_EigenBaseline_Batch" + suffix).c_str(), [&fixture, rows](benchmark::State& state) {
     const Eigen::MatrixXf inputs = metnet::bench::random_inputs(rows, fixture.shape.inputs, 11);
     for (auto _ : state) {

@@ -8,9 +8,14 @@
 // (accelerated:1 is the default solver, accelerated:0 the plain one). The
 // counters record the divergence, the iterations at the final epsilon and
 // whether the run converged.
-// BM_TrainStep/<net>/<batch>: metnet::Mlp::forward_backward with
+// BM_TrainStep/<net>/<batch>/<threads>: metnet::Mlp::forward_backward with
 // metnet::Huber, then metnet::Adam::step and zero_grad, on standard-normal
-// inputs and targets. Baselines: benchmarks/pytorch_train_step.py and
+// inputs and targets, with Eigen::setNbThreads(threads). Eigen runs its
+// matrix products on several threads only when the program is compiled
+// with -fopenmp (configure with -DCMAKE_CXX_FLAGS=-fopenmp), so the counter
+// eigen_threads records the thread count Eigen used. Timed in wall-clock
+// time. The CPU column is the CPU time of the whole process, all threads
+// together. Baselines: benchmarks/pytorch_train_step.py and
 // benchmarks/pytorch_sinkhorn.py, run beside this program.
 
 #include <string>
@@ -63,6 +68,7 @@ BENCHMARK(BM_Sinkhorn)
 
 void BM_TrainStep(benchmark::State& state, const metnet::bench::NetShape& shape) {
   const Index batch = state.range(0);
+  Eigen::setNbThreads(static_cast<int>(state.range(1)));
   metnet::Mlp<float> network(metnet::bench::random_weights(shape, 2024));
   metnet::Adam<float> optimiser(network.parameters());
   const Matrix<float> inputs = normal_points(batch, shape.inputs, 0.0, 1.0, 3);
@@ -76,16 +82,29 @@ void BM_TrainStep(benchmark::State& state, const metnet::bench::NetShape& shape)
   }
   benchmark::DoNotOptimize(value);
   state.SetItemsProcessed(state.iterations() * batch);
+  state.counters["eigen_threads"] = Eigen::nbThreads();
+  Eigen::setNbThreads(1);
 }
-BENCHMARK_CAPTURE(BM_TrainStep, S, metnet::bench::net_s)->Arg(1024)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TrainStep, L, metnet::bench::net_l)->Arg(1024)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TrainStep, S, metnet::bench::net_s)
+    ->ArgsProduct({{1024}, {1, 2}})
+    ->ArgNames({"", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime();
+BENCHMARK_CAPTURE(BM_TrainStep, L, metnet::bench::net_l)
+    ->ArgsProduct({{1024}, {1, 2}})
+    ->ArgNames({"", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime();
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One thread unless a benchmark sets more (BM_TrainStep/.../threads:2).
+  Eigen::setNbThreads(1);
   benchmark::Initialize(&argc, argv);
   benchmark::AddCustomContext("compiler and flags", METNET_BENCH_COMPILER_FLAGS);
-  benchmark::AddCustomContext("Eigen threads", std::to_string(Eigen::nbThreads()));
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -23,8 +23,9 @@
 // stored as 0, so each kernel row is nonzero only on [band_begin, band_end).
 // The products read that range only. When both clouds are sorted along one
 // coordinate (metnet::Sinkhorn does so), the range is a band around the
-// row's own position; at epsilon 0.01 on 1024 standard-normal 2-D points it
-// holds about a third of the row, and the products read that third.
+// row's own position. For the cross kernel of 1024 points from N(0, 1) and
+// 1024 from N(0.3, 1.2^2) per coordinate at epsilon 0.01, the bands cover
+// 34% of the entries, against 10% that are nonzero.
 
 #include <algorithm>
 #include <cmath>
@@ -66,9 +67,9 @@ double weighted_sum(const Vector<T>& w, const Vector<T>& h) {
 
 // One entropic OT problem OT_eps(a, b) between x (n x d, weights a) and
 // y (m x d, weights b), held as a stabilised kernel and two scalings. The
-// kernel lives in caller-owned storage of at least n m scalars, so problems
-// solved one after another can share it; the rest of the memory is
-// allocated by the constructor.
+// kernel lives in caller-owned storage of at least n m scalars, so that
+// problems solved one after another can share it. The constructor
+// allocates the rest of the memory.
 template <class T>
 class ScalingProblem {
  public:
@@ -131,12 +132,10 @@ class ScalingProblem {
     const ArrayRow<T> h = log_b_ + g_now.transpose().array() * inv_eps;
     for (Index i = 0; i < kernel_.rows(); ++i) {
       // exponent_j = h_j - C_ij / eps, with C_ij = sum_c (x_ic - y_jc)^2.
-      squared_distances_to(i);
-      argument_ = h - argument_ * inv_eps;
+      exponents_to(i, h, inv_eps);
       const T shift = argument_.maxCoeff();
-      argument_ -= shift;
       auto row = kernel_.row(i).array();
-      exp_with_cutoff(row);
+      exp_with_cutoff(row, shift);
       const T sum = row.sum();
       row *= T(1) / sum;
       f0_(i) = -eps * (shift + std::log(sum));
@@ -215,14 +214,12 @@ class ScalingProblem {
       const ArrayRow<T> h = log_b_ + f0_.transpose().array() * inv_eps;
       T largest = -std::numeric_limits<T>::infinity();
       for (Index i = 0; i < kernel_.rows(); ++i) {
-        squared_distances_to(i);
-        argument_ = h - argument_ * inv_eps;
+        exponents_to(i, h, inv_eps);
         const T shift = argument_.maxCoeff();
         const T row_shift = shift + f0_(i) * inv_eps;
         largest = std::max(largest, row_shift);
-        argument_ -= shift;
         auto row = kernel_.row(i).array();
-        exp_with_cutoff(row);
+        exp_with_cutoff(row, shift);
         // T(p)_i, kept in t_ for the averaged step if this attempt fails.
         t_(i) = -eps * (shift + std::log(row.sum()));
         row *= std::exp(row_shift);
@@ -248,24 +245,25 @@ class ScalingProblem {
     return error;
   }
 
-  // row_j = exp(argument_j), or 0 where argument_j < cutoff. A plain loop,
-  // because Eigen 3.4's select() is not vectorised and would call the
-  // scalar exp.
+  // row_j = exp(argument_j - shift), or 0 where argument_j - shift < cutoff.
+  // A plain loop, because Eigen 3.4's select() is not vectorised and would
+  // call the scalar exp.
   template <class Row>
-  void exp_with_cutoff(Row&& row) const {
-    row = argument_.exp();
+  void exp_with_cutoff(Row&& row, T shift) const {
+    row = (argument_ - shift).exp();
     T* data = row.data();
     const T* argument = argument_.data();
+    const T limit = cutoff + shift;
     for (Index j = 0; j < argument_.size(); ++j) {
-      data[j] = argument[j] < cutoff ? T(0) : data[j];
+      data[j] = argument[j] < limit ? T(0) : data[j];
     }
   }
 
-  // argument_ = C_i. = |x_i - y_j|^2 for all j.
-  void squared_distances_to(Index i) {
-    argument_ = (y_t_.row(0).array() - x_(i, 0)).square();
-    for (Index c = 1; c < y_t_.rows(); ++c) {
-      argument_ += (y_t_.row(c).array() - x_(i, c)).square();
+  // argument_ = h - C_i. / eps, with C_ij = |x_i - y_j|^2, for all j.
+  void exponents_to(Index i, const ArrayRow<T>& h, T inv_eps) {
+    argument_ = h;
+    for (Index c = 0; c < y_t_.rows(); ++c) {
+      argument_ -= inv_eps * (y_t_.row(c).array() - x_(i, c)).square();
     }
   }
 
@@ -284,12 +282,22 @@ class ScalingProblem {
   Index band_length(Index i) const { return std::max<Index>(band_end_[i] - band_begin_[i], 0); }
 
   // Records the first and one past the last nonzero entry of kernel row i.
+  // The scan skips whole blocks of zeros first; entries are never negative,
+  // so a block is zero when its maximum is.
   void find_band(Index i) {
+    constexpr Index block = 16;
+    using Block = Eigen::Array<T, block, 1>;
     const T* row = kernel_.row(i).data();
     Index begin = 0;
     Index end = kernel_.cols();
+    while (end - begin >= block && Eigen::Map<const Block>(row + begin).maxCoeff() == T(0)) {
+      begin += block;
+    }
     while (begin < end && row[begin] == T(0)) {
       ++begin;
+    }
+    while (end - begin >= block && Eigen::Map<const Block>(row + end - block).maxCoeff() == T(0)) {
+      end -= block;
     }
     while (end > begin && row[end - 1] == T(0)) {
       --end;
