@@ -462,7 +462,14 @@ struct Sinkhorn {
     if (with_gradient) {
       result.gradient.resize(n, x.cols());
       for (Index k = 0; k < n; ++k) {
-        result.gradient.row(x_order[static_cast<std::size_t>(k)]) = (T(2) * a(k)) * (bary_xx.row(k) - bary_xy.row(k));
+        auto row = result.gradient.row(x_order[static_cast<std::size_t>(k)]);
+        // A point without mass has a zero gradient even where its
+        // barycentres are not finite (seen for zero weights at eps 1e-3).
+        if (a(k) == T(0)) {
+          row.setZero();
+        } else {
+          row = (T(2) * a(k)) * (bary_xx.row(k) - bary_xy.row(k));
+        }
       }
     }
     return result;
