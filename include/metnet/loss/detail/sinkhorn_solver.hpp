@@ -31,6 +31,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -306,32 +307,52 @@ class ScalingProblem {
     band_end_[i] = end;
   }
 
-  // r_ = R s over the bands (or whole rows).
+  // r_ = R s over the bands (or whole rows). The rows go in blocks of
+  // row_block over the union of their bands, which holds zeros outside each
+  // row's own band, so that Eigen's matrix-vector kernel can run several
+  // rows at once (one dot product at a time waits on its FMA latency).
   void product(const Vector<T>& s) {
     if (!bands_) {
       r_.noalias() = kernel_ * s;
       return;
     }
-    for (Index i = 0; i < kernel_.rows(); ++i) {
-      const Index begin = band_begin_[i];
-      const Index length = band_length(i);
-      r_(i) = kernel_.row(i).segment(begin, length).dot(s.segment(begin, length).transpose());
+    for (Index first = 0; first < kernel_.rows(); first += row_block) {
+      const Index count = std::min(row_block, kernel_.rows() - first);
+      const auto [begin, length] = block_band(first, count);
+      r_.segment(first, count).noalias() =
+          kernel_.block(first, begin, count, length) * s.segment(begin, length);
     }
   }
 
-  // t_ = R^T (a u) over the bands (or whole rows).
+  // t_ = R^T (a u) over the bands (or whole rows), in the same row blocks.
   void transposed_product() {
+    r_ = a_.cwiseProduct(u_);
     if (!bands_) {
-      r_ = a_.cwiseProduct(u_);
       t_.noalias() = kernel_.transpose() * r_;
       return;
     }
     t_.setZero();
-    for (Index i = 0; i < kernel_.rows(); ++i) {
-      const Index begin = band_begin_[i];
-      const Index length = band_length(i);
-      t_.segment(begin, length).noalias() += (a_(i) * u_(i)) * kernel_.row(i).segment(begin, length).transpose();
+    for (Index first = 0; first < kernel_.rows(); first += row_block) {
+      const Index count = std::min(row_block, kernel_.rows() - first);
+      const auto [begin, length] = block_band(first, count);
+      t_.segment(begin, length).noalias() +=
+          kernel_.block(first, begin, count, length).transpose() * r_.segment(first, count);
     }
+  }
+
+  static constexpr Index row_block = 8;
+
+  // The union [begin, begin + length) of the bands of rows first .. first + count - 1.
+  std::pair<Index, Index> block_band(Index first, Index count) const {
+    Index begin = kernel_.cols();
+    Index end = 0;
+    for (Index i = first; i < first + count; ++i) {
+      if (band_length(i) > 0) {
+        begin = std::min(begin, band_begin_[i]);
+        end = std::max(end, band_end_[i]);
+      }
+    }
+    return end > begin ? std::pair<Index, Index>{begin, end - begin} : std::pair<Index, Index>{0, 0};
   }
 
   const Matrix<T>& x_;
