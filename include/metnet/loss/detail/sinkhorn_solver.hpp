@@ -309,8 +309,8 @@ class ScalingProblem {
 
   // r_ = R s over the bands (or whole rows). The rows go in blocks of
   // row_block over the union of their bands, which holds zeros outside each
-  // row's own band, so that Eigen's matrix-vector kernel can run several
-  // rows at once (one dot product at a time waits on its FMA latency).
+  // row's own band. Eigen's matrix-vector kernel then runs several rows at
+  // once, where one dot product at a time waits on its FMA latency.
   void product(const Vector<T>& s) {
     if (!bands_) {
       r_.noalias() = kernel_ * s;
