@@ -58,6 +58,7 @@
 #include "metnet/loss/loss_concept.hpp"
 #include "metnet/model/checkpoint.hpp"
 #include "metnet/model/detail/preprocessing.hpp"
+#include "metnet/model/detail/shifted_loss.hpp"
 #include "metnet/model/loss_settings.hpp"
 #include "metnet/model/model_document.hpp"
 #include "metnet/model/prediction.hpp"
@@ -178,8 +179,9 @@ class MetNet {
       rotate_pairs(inputs, schema_.inputs, angles, RotationDirection::to_reference);
       rotate_pairs(targets, schema_.targets, angles, RotationDirection::to_reference);
     }
+    Matrix<double> reference;
     if (schema_.residual) {
-      const Matrix<double> reference = detail::reference_in_frame(events, schema_, angles);
+      reference = detail::reference_in_frame(events, schema_, angles);
       targets.col(target_x_) = (targets.col(target_x_).template cast<double>() - reference.col(0)).template cast<float>();
       targets.col(target_y_) = (targets.col(target_y_).template cast<double>() - reference.col(1)).template cast<float>();
     }
@@ -215,6 +217,19 @@ class MetNet {
     input_scaling_.transform(valid_x);
     target_scaling_.transform(train_y);
     target_scaling_.transform(valid_y);
+
+    // With residual targets, a distribution term compares full MET: the
+    // reference MET in standardised target units shifts outputs and targets.
+    constexpr bool shift_loss = detail::has_distribution_term<L>::value;
+    Matrix<float> train_offset;
+    Matrix<float> valid_offset;
+    if (shift_loss && schema_.residual) {
+      Matrix<float> offset(n, 2);
+      offset.col(target_x_) = (reference.col(0) / target_scaling_.scale(target_x_)).template cast<float>();
+      offset.col(target_y_) = (reference.col(1) / target_scaling_.scale(target_y_)).template cast<float>();
+      train_offset = detail::take_rows(offset, training_rows);
+      valid_offset = detail::take_rows(offset, validation_rows);
+    }
 
     // Sample weights from the training events' true MET.
     use_sample_weights_ = options.use_sample_weights;
@@ -307,6 +322,7 @@ class MetNet {
     Matrix<float> batch_x(batch, config.inputs);
     Matrix<float> batch_y(batch, 2);
     Vector<float> batch_w(batch);
+    Matrix<float> batch_offset(train_offset.size() > 0 ? batch : 0, 2);
     std::vector<Index> permutation(static_cast<std::size_t>(training_count));
 
     for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
@@ -324,11 +340,18 @@ class MetNet {
           batch_x.row(i) = train_x.row(row);
           batch_y.row(i) = train_y.row(row);
           batch_w(i) = train_w(row);
+          if (batch_offset.rows() > 0) {
+            batch_offset.row(i) = train_offset.row(row);
+          }
         }
         adam.zero_grad();
         float loss_value = 0.0f;
         try {
-          loss_value = mlp.forward_backward(batch_x, batch_y, batch_w, loss_);
+          if (batch_offset.rows() > 0) {
+            loss_value = mlp.forward_backward(batch_x, batch_y, batch_w, detail::ShiftedLoss<L>(loss_, batch_offset));
+          } else {
+            loss_value = mlp.forward_backward(batch_x, batch_y, batch_w, loss_);
+          }
           adam.step();
         } catch (const NumericError& error) {
           throw NumericError("MetNet::fit: epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + ": " +
@@ -351,7 +374,7 @@ class MetNet {
       const double train_loss = loss_sum / static_cast<double>(std::max<Index>(batches, 1));
       const MlpWeights<float> current = mlp.weights();
       const double validation_loss =
-          validation_count > 0 ? evaluate_loss(current, valid_x, valid_y, valid_w, batch) : train_loss;
+          validation_count > 0 ? evaluate_loss(current, valid_x, valid_y, valid_w, valid_offset, batch) : train_loss;
       if (!std::isfinite(validation_loss)) {
         throw NumericError("MetNet::fit: epoch " + std::to_string(epoch) + ": the validation loss is " +
                            std::to_string(validation_loss) + "; lower the learning rate (adam.lr)");
@@ -540,9 +563,10 @@ class MetNet {
     return detail::fnv1a(loss_name.data(), loss_name.size(), hash);
   }
 
-  // Mean validation loss over chunks of the training batch size.
+  // Mean validation loss over chunks of the training batch size; a
+  // non-empty `offset` shifts outputs and targets as in training.
   double evaluate_loss(const MlpWeights<float>& weights, const Matrix<float>& x, const Matrix<float>& y,
-                       const Vector<float>& w, Index batch) const {
+                       const Vector<float>& w, const Matrix<float>& offset, Index batch) const {
     const InferenceMlp<float> network(weights);
     Matrix<float> output(x.rows(), network.outputs());
     network.predict_parallel(x, output, 1);
@@ -553,7 +577,13 @@ class MetNet {
       const Matrix<float> chunk_out = output.middleRows(first, count);
       const Matrix<float> chunk_y = y.middleRows(first, count);
       const Vector<float> chunk_w = w.segment(first, count);
-      sum += static_cast<double>(loss_.template value<float>(chunk_out, chunk_y, chunk_w));
+      if (offset.size() > 0) {
+        const Matrix<float> chunk_offset = offset.middleRows(first, count);
+        sum += static_cast<double>(
+            detail::ShiftedLoss<L>(loss_, chunk_offset).template value<float>(chunk_out, chunk_y, chunk_w));
+      } else {
+        sum += static_cast<double>(loss_.template value<float>(chunk_out, chunk_y, chunk_w));
+      }
       ++chunks;
     }
     return sum / static_cast<double>(std::max<Index>(chunks, 1));
