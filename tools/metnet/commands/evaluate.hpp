@@ -144,10 +144,14 @@ struct ProcessBinnings {
   Binning met;
 };
 
-// ATLAS binnings for Z -> mu mu (no real MET), ttbar-like ones otherwise.
+// ATLAS binnings for Z -> mu mu (no real MET), ttbar-like ones otherwise;
+// the SUSY stop signal gets 50 GeV true-MET bins up to 1 TeV, where its MET lies.
 inline ProcessBinnings binnings_for(const std::string& process) {
   if (process == "zmumu") {
     return {atlas_binning::zmumu_true_met(), atlas_binning::zmumu_sumet(), Binning::uniform(40, 0.0, 100.0)};
+  }
+  if (process == "stop") {
+    return {Binning::uniform(20, 0.0, 1000.0), atlas_binning::ttbar_sumet(), Binning::uniform(50, 0.0, 1250.0)};
   }
   return {atlas_binning::ttbar_true_met(), atlas_binning::ttbar_sumet(), atlas_binning::ttbar_met()};
 }
