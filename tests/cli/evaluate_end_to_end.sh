@@ -21,27 +21,8 @@ if [[ $mode == --plots ]] && ! "$python" -c "import matplotlib, numpy" 2> /dev/n
   exit 77
 fi
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# Runs a command that must succeed.
-ok() {
-  if ! "$@" > out.txt 2> err.txt; then
-    fail "'$*' exited with $?: $(cat err.txt)"
-  fi
-}
-
-# Runs a command that must exit with 2, print PATTERN and not create OUTPUT.
-bad() {
-  local pattern=$1 output=$2
-  shift 2
-  "$@" > out.txt 2> err.txt
-  local code=$?
-  [[ $code -eq 2 ]] || fail "'$*' exited with $code, expected 2: $(cat err.txt)"
-  grep -q -- "$pattern" err.txt || fail "'$*' did not print '$pattern': $(cat err.txt)"
-  [[ ! -e $output ]] || fail "'$*' left $output behind"
-}
+# shellcheck source=tests/cli/checks.sh
+source "$here/checks.sh"
 
 # Prints the value of COLUMN in data row ROW (1 = first row after the header) of a CSV file.
 cell() {

@@ -10,11 +10,13 @@
 
 #include "metnet/io.hpp"
 #include "metnet/metnet.hpp"
+#include "../support/model_checks.hpp"
 
 namespace {
 
 using metnet::EventTable;
 using metnet::Index;
+using metnet::test::rms_to_truth;
 
 // Small ttbar samples shared by the tests (simulated once).
 const EventTable& training_events() {
@@ -34,18 +36,6 @@ metnet::TrainingOptions quick_options(int epochs = 3) {
   options.patience = 0;
   options.seed = 5;
   return options;
-}
-
-// Per-axis RMS of (prediction - truth) in GeV.
-template <class Px, class Py>
-double rms_to_truth(const EventTable& events, const Px& px, const Py& py) {
-  const auto true_x = events.column("True_EX");
-  const auto true_y = events.column("True_EY");
-  double sum = 0.0;
-  for (Index i = 0; i < events.rows(); ++i) {
-    sum += std::pow(px(i) - true_x(i), 2) + std::pow(py(i) - true_y(i), 2);
-  }
-  return std::sqrt(sum / (2.0 * static_cast<double>(events.rows())));
 }
 
 const metnet::MetNet<metnet::Huber>& trained_huber() {
@@ -127,21 +117,7 @@ TEST_CASE("MetNet load rejects a file trained with another loss", "[model][io]")
 }
 
 TEST_CASE("MetNet single event equals batch prediction", "[model][predict]") {
-  const auto& model = trained_huber();
-  const EventTable& events = test_events();
-  const auto batch = model.predict(events);
-  auto workspace = model.make_workspace();
-  std::vector<float> values(model.event_columns().size());
-  for (Index i = 0; i < 50; ++i) {
-    for (std::size_t k = 0; k < values.size(); ++k) {
-      values[k] = events.column(model.event_columns()[k])(i);
-    }
-    const auto event = model.predict_event(values, workspace);
-    // The batch path uses the same kernels in tiles; agreement to float
-    // rounding of the GEMM order (1e-4 GeV on values of tens of GeV).
-    CHECK_THAT(event.px, Catch::Matchers::WithinAbs(batch.px(i), 1e-3));
-    CHECK_THAT(event.py, Catch::Matchers::WithinAbs(batch.py(i), 1e-3));
-  }
+  metnet::test::check_single_event_matches_batch(trained_huber(), test_events(), 50);
 }
 
 TEST_CASE("MetNet Gaussian NLL model predicts sigma and METNetSig", "[model][gnll]") {

@@ -9,12 +9,14 @@
 
 #include "metnet/io.hpp"
 #include "metnet/metnet.hpp"
+#include "../support/model_checks.hpp"
 #include "metnet/model/detail/shifted_loss.hpp"
 
 namespace {
 
 using metnet::EventTable;
 using metnet::Index;
+using metnet::test::rms_to_truth;
 using metnet::Matrix;
 
 const EventTable& training_events() {
@@ -40,18 +42,6 @@ metnet::FeatureSchema residual_schema() {
   metnet::FeatureSchema schema;
   schema.residual = true;
   return schema;
-}
-
-// Per-axis RMS of (prediction - truth) in GeV.
-template <class Px, class Py>
-double rms_to_truth(const EventTable& events, const Px& px, const Py& py) {
-  const auto true_x = events.column("True_EX");
-  const auto true_y = events.column("True_EY");
-  double sum = 0.0;
-  for (Index i = 0; i < events.rows(); ++i) {
-    sum += std::pow(px(i) - true_x(i), 2) + std::pow(py(i) - true_y(i), 2);
-  }
-  return std::sqrt(sum / (2.0 * static_cast<double>(events.rows())));
 }
 
 double tight_rms(const EventTable& events) {
@@ -112,19 +102,7 @@ TEST_CASE("residual model survives save and load", "[model][residual][io]") {
 }
 
 TEST_CASE("residual single event equals batch", "[model][residual][predict]") {
-  const auto& model = residual_huber();
-  const EventTable& events = test_events();
-  const auto batch = model.predict(events);
-  auto workspace = model.make_workspace();
-  std::vector<float> values(model.event_columns().size());
-  for (Index i = 0; i < 50; ++i) {
-    for (std::size_t k = 0; k < values.size(); ++k) {
-      values[k] = events.column(model.event_columns()[k])(i);
-    }
-    const auto event = model.predict_event(values, workspace);
-    CHECK_THAT(event.px, Catch::Matchers::WithinAbs(batch.px(i), 1e-3));
-    CHECK_THAT(event.py, Catch::Matchers::WithinAbs(batch.py(i), 1e-3));
-  }
+  metnet::test::check_single_event_matches_batch(residual_huber(), test_events(), 50);
 }
 
 TEST_CASE("residual Huber plus Sinkhorn stays near Tight", "[model][residual][sinkhorn]") {
