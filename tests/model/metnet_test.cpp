@@ -251,3 +251,27 @@ TEST_CASE("MetNet checkpoint reader rejects a truncated file", "[model][checkpoi
   CHECK_THROWS_AS(resumed.fit(training_events(), options), metnet::FormatError);
   CHECK_THROWS_WITH(resumed.fit(training_events(), options), Catch::Contains("truncated checkpoint"));
 }
+
+TEST_CASE("cosine decay spans every fit step", "[model][fit]") {
+  metnet::TrainingOptions options = quick_options(3);
+  options.validation_fraction = 0.1;
+  options.adam.lr = 2e-3;
+  // 3000 events: 300 held out, 2700 / 256 = 10 full batches per epoch.
+  const metnet::CosineWarmRestarts schedule = metnet::cosine_decay(options, 3000);
+  CHECK(schedule.cycle_steps == 30);
+  CHECK(schedule.max_lr == 2e-3);
+  CHECK_THAT(schedule.min_lr, Catch::Matchers::WithinRel(2e-5, 1e-12));
+  CHECK(schedule(0) == 2e-3);
+  CHECK_THAT(schedule(15), Catch::Matchers::WithinRel((2e-3 + 2e-5) / 2.0, 1e-12));
+  CHECK(schedule(29) < 1.5 * 2e-5);
+
+  // fit makes exactly cycle_steps optimiser steps on those 3000 events.
+  Index steps = 0;
+  options.report_every = 1;
+  options.progress = [&](const metnet::TrainingProgress& progress) { steps += progress.epoch_end ? 0 : 1; };
+  metnet::MetNet<metnet::Huber> model(metnet::FeatureSchema{}, metnet::NetworkShape{1, 4});
+  const EventTable events = metnet::simulate(metnet::Process::ttbar, 3000, metnet::SimulationConfig{}, 13);
+  options.adam.schedule = schedule;
+  model.fit(events, options);
+  CHECK(steps == 30);
+}

@@ -2,6 +2,8 @@
 #pragma once
 // Settings and progress reports of MetNet::fit.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -13,6 +15,7 @@
 #include "metnet/data/truth_weights.hpp"
 #include "metnet/nn/mlp_weights.hpp"
 #include "metnet/optim/adam.hpp"
+#include "metnet/optim/cosine_warm_restarts.hpp"
 
 namespace metnet {
 
@@ -79,5 +82,21 @@ struct TrainingResult {
   Index training_events = 0;
   Index validation_events = 0;
 };
+
+// Returns one cosine decay from options.adam.lr to final_fraction times it
+// over every optimiser step that MetNet::fit makes on `events` events with
+// these options. The step count repeats fit's split: the validation events
+// are held out and each epoch drops its remainder batch.
+inline CosineWarmRestarts cosine_decay(const TrainingOptions& options, Index events, double final_fraction = 0.01) {
+  const auto validation_count =
+      static_cast<Index>(std::floor(options.validation_fraction * static_cast<double>(events)));
+  const Index training_count = std::max<Index>(1, events - validation_count);
+  const Index batches = training_count / std::min(std::max<Index>(1, options.batch_size), training_count);
+  CosineWarmRestarts schedule;
+  schedule.max_lr = options.adam.lr;
+  schedule.min_lr = options.adam.lr * final_fraction;
+  schedule.cycle_steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(batches) * options.epochs);
+  return schedule;
+}
 
 }  // namespace metnet

@@ -28,7 +28,6 @@
 #include "metnet/evaluation/result_table.hpp"
 #include "metnet/io/metnet_json.hpp"
 #include "metnet/model/metnet.hpp"
-#include "metnet/optim/cosine_warm_restarts.hpp"
 #include "metnet/simulation/event_generator.hpp"
 
 namespace metnet::cli {
@@ -175,12 +174,7 @@ MetNet<L> train_demo_model(const EventTable& training, const DemoArguments& argu
   options.use_sample_weights = true;
   options.sample_weights.weight_to = 600.0;
   options.sample_weights.high = 750.0;
-  const Index validation_count = static_cast<Index>(std::floor(options.validation_fraction * static_cast<double>(training.rows())));
-  CosineWarmRestarts schedule;
-  schedule.max_lr = options.adam.lr;
-  schedule.min_lr = options.adam.lr / 100.0;
-  schedule.cycle_steps = std::max<std::int64_t>(1, (training.rows() - validation_count) / arguments.batch_size) * arguments.epochs;
-  options.adam.schedule = schedule;
+  options.adam.schedule = cosine_decay(options, training.rows());
   options.report_every = 20;
   options.progress = [progress = std::make_shared<EpochProgress>(arguments.batch_size)](
                          const TrainingProgress& report) { (*progress)(report); };

@@ -19,7 +19,6 @@
 #include "../common.hpp"
 #include "metnet/io/metnet_json.hpp"
 #include "metnet/model/metnet.hpp"
-#include "metnet/optim/cosine_warm_restarts.hpp"
 
 namespace metnet::cli {
 
@@ -94,20 +93,11 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
   options.epochs = arguments.epochs;
   options.batch_size = arguments.batch_size;
   options.adam.lr = arguments.lr;
-  if (arguments.lr_schedule == "cosine") {
-    // One cosine cycle over all epochs, from --lr down to --lr / 100. The
-    // step count repeats MetNet::fit's split: the remainder batch is dropped.
-    const auto validation_count =
-        static_cast<Index>(std::floor(arguments.validation_fraction * static_cast<double>(events.rows())));
-    const Index training_count = std::max<Index>(1, events.rows() - validation_count);
-    const Index batches = training_count / std::min(arguments.batch_size, training_count);
-    CosineWarmRestarts schedule;
-    schedule.max_lr = arguments.lr;
-    schedule.min_lr = arguments.lr / 100.0;
-    schedule.cycle_steps = static_cast<std::int64_t>(batches) * arguments.epochs;
-    options.adam.schedule = schedule;
-  }
   options.validation_fraction = arguments.validation_fraction;
+  if (arguments.lr_schedule == "cosine") {
+    // One cosine cycle over all epochs, from --lr down to --lr / 100.
+    options.adam.schedule = cosine_decay(options, events.rows());
+  }
   options.patience = arguments.patience;
   options.seed = arguments.seed;
   options.use_sample_weights = arguments.sample_weights;
