@@ -2,7 +2,8 @@
 // Predicts the MET of one event the way an analysis would: load a weights
 // file once, then call predict_event per event with the values of
 // model.event_columns() in GeV.
-// Usage: example_predict_one_event [WEIGHTS.json]
+// Usage: example_predict_one_event [WEIGHTS.json]  (a Huber model, e.g.
+// weights/metnet_huber.json; other losses load as MetNet<TheirLoss>)
 // Without a weights file it trains a small Huber model in-process first.
 
 #include <iostream>
@@ -11,7 +12,7 @@
 #include "metnet/io.hpp"
 #include "metnet/metnet.hpp"
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   // One simulated ttbar event plays the part of an event of your analysis.
   const metnet::EventTable event = metnet::simulate(metnet::Process::ttbar, 1, {}, /*seed=*/99);
 
@@ -42,4 +43,15 @@ int main(int argc, char** argv) {
             << "Tight:  pT " << event.column("Tight_Final_ET")(0) << " GeV\n"
             << "truth:  pT " << event.column("True_ET")(0) << " GeV\n";
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const metnet::Error& error) {
+    // A Gaussian NLL weights file needs MetNet<metnet::GaussianNll>, whose
+    // prediction also carries sigma and METNetSig.
+    std::cerr << "example_predict_one_event: " << error.what() << '\n';
+    return 2;
+  }
 }
