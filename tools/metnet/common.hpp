@@ -135,6 +135,21 @@ inline EventTable read_events(const std::filesystem::path& path, EnergyUnit unit
   return table;
 }
 
+// Stacks the rows of tables that have the same columns in the same order.
+inline EventTable stack_rows(const std::vector<const EventTable*>& tables) {
+  Index rows = 0;
+  for (const EventTable* table : tables) {
+    rows += table->rows();
+  }
+  Matrix<float> values(rows, tables.front()->cols());
+  Index next = 0;
+  for (const EventTable* table : tables) {
+    values.middleRows(next, table->rows()) = table->values();
+    next += table->rows();
+  }
+  return EventTable(tables.front()->columns(), std::move(values));
+}
+
 // Reads several event files into one table. The first file fixes the
 // columns and their order; every other file must hold those columns (its
 // extra columns are dropped).
@@ -146,21 +161,15 @@ inline EventTable read_events(const std::vector<std::filesystem::path>& paths, E
   if (paths.size() == 1) {
     return first;
   }
-  std::vector<Matrix<float>> parts;
-  Index rows = first.rows();
+  std::vector<EventTable> others;
   for (std::size_t i = 1; i < paths.size(); ++i) {
-    EventTable next = read_events(paths[i], unit, first.columns());
-    rows += next.rows();
-    parts.push_back(std::move(next.values()));
+    others.push_back(read_events(paths[i], unit, first.columns()));
   }
-  Matrix<float> values(rows, first.cols());
-  values.topRows(first.rows()) = first.values();
-  Index row = first.rows();
-  for (const Matrix<float>& part : parts) {
-    values.middleRows(row, part.rows()) = part;
-    row += part.rows();
+  std::vector<const EventTable*> tables{&first};
+  for (const EventTable& table : others) {
+    tables.push_back(&table);
   }
-  return EventTable(first.columns(), std::move(values));
+  return stack_rows(tables);
 }
 
 // Writes an event table in GeV, as CSV or structured .npy by extension. The

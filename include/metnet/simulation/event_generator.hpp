@@ -6,8 +6,8 @@
 // Event i is drawn from Rng(seed, i) alone, so a table does not depend on
 // the number of threads or on the order in which events are generated.
 // Generating an event allocates no memory (fixed-capacity arrays).
-// With a truth filter (SimulationConfig::filter), the table holds the first
-// accepted indices, so a kept event equals the unfiltered event of the same
+// With a truth filter (SimulationConfig::filter), the table contains the
+// events of the first accepted indices, so a kept event equals the unfiltered event of the same
 // index. Leaves out file output (metnet/data) and any reconstructed-level
 // selection: Z -> mu mu validation selects exactly two muons afterwards
 // (column N_Muons).
@@ -46,9 +46,9 @@ class EventGenerator {
     return detail::reconstruct(truth, process_, config_, rng);
   }
 
-  // Returns whether event `index` passes the truth filter; draws the truth
-  // part of the event only: for ttbar about a fifth of the time of generate()
-  // (0.9 against 4.3 us per event, measured with metnet simulate).
+  // Returns whether event `index` passes the truth filter. It draws only the
+  // truth part of the event, which for ttbar takes about a fifth of the time
+  // of generate() (0.9 against 4.3 us, measured with metnet simulate).
   bool accepts(std::uint64_t index) const noexcept {
     if (!config_.filter.active()) {
       return true;
@@ -100,6 +100,15 @@ inline unsigned resolve_threads(unsigned threads) noexcept {
   return threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : threads;
 }
 
+inline std::string describe_window(const TruthFilter& filter) {
+  std::string window = "[";
+  window += std::to_string(filter.min_true_met);
+  window += ", ";
+  window += std::to_string(filter.max_true_met);
+  window += ") GeV";
+  return window;
+}
+
 }  // namespace detail
 
 // Event indices of a filtered sample and how many candidates were drawn.
@@ -111,19 +120,6 @@ struct FilteredIndices {
     return candidates == 0 ? 0.0 : static_cast<double>(indices.size()) / static_cast<double>(candidates);
   }
 };
-
-namespace detail {
-
-inline std::string describe_window(const TruthFilter& filter) {
-  std::string window = "[";
-  window += std::to_string(filter.min_true_met);
-  window += ", ";
-  window += std::to_string(filter.max_true_met);
-  window += ") GeV";
-  return window;
-}
-
-}  // namespace detail
 
 // How long select_filtered_indices() searches before it gives up.
 struct FilterSearchLimits {
@@ -202,7 +198,7 @@ inline void fill_event_rows(const EventGenerator& generator, std::span<const std
 // Simulates `events` events of `process` into a table with the columns of
 // simulation_columns(). threads = 0 uses std::thread::hardware_concurrency().
 // The result is the same for every thread count. With an active truth
-// filter the table holds the first `events` accepted events.
+// filter the table contains the first `events` accepted events.
 inline EventTable simulate(Process process, std::size_t events, const SimulationConfig& config, std::uint64_t seed,
                            unsigned threads = 1) {
   const EventGenerator generator(process, config, seed);

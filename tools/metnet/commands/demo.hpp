@@ -139,21 +139,6 @@ void evaluate_sample(const MetNet<L>& model, EventTable events, const std::strin
   write_result_csv(output_dir / ("resolution_" + name + "_mu.csv"), resolution_table(by_mu));
 }
 
-// Stacks the rows of tables that share the simulation columns.
-inline EventTable concatenate_rows(const std::vector<const EventTable*>& tables) {
-  Index rows = 0;
-  for (const EventTable* table : tables) {
-    rows += table->rows();
-  }
-  Matrix<float> values(rows, tables.front()->cols());
-  Index next = 0;
-  for (const EventTable* table : tables) {
-    values.middleRows(next, table->rows()) = table->values();
-    next += table->rows();
-  }
-  return EventTable(tables.front()->columns(), std::move(values));
-}
-
 template <Loss L>
 MetNet<L> train_demo_model(const EventTable& training, const DemoArguments& arguments, L loss) {
   NetworkShape shape;
@@ -225,7 +210,7 @@ inline void run_demo(const DemoArguments& arguments) {
                                                arguments.threads, 400.0);
   const EventTable wlnu = simulate_sample(Process::wlnu, std::max(1LL, arguments.events * 3 / 10), run2, seed + 5,
                                           arguments.threads);
-  const EventTable training = concatenate_rows({&plain, &slice_200, &slice_400, &wlnu});
+  const EventTable training = stack_rows({&plain, &slice_200, &slice_400, &wlnu});
   const EventTable ttbar = simulate_sample(Process::ttbar, evaluation_events, uniform, seed + 1, arguments.threads);
   const EventTable zmumu = select_rows(
       simulate_sample(Process::zmumu, evaluation_events, uniform, seed + 2, arguments.threads), "N_Muons", 2.0f);
