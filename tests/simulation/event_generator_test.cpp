@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -35,6 +36,18 @@ TEST_CASE("simulate is independent of the thread count", "[simulation]") {
   const auto one = metnet::simulate(Process::ww, 1001, config, 3, 1);
   const auto three = metnet::simulate(Process::ww, 1001, config, 3, 3);
   CHECK(one.values() == three.values());
+}
+
+TEST_CASE("simulate_events reports progress per chunk", "[simulation]") {
+  const metnet::EventGenerator generator(Process::zmumu, metnet::SimulationConfig{}, 11);
+  std::vector<std::size_t> reports;
+  const metnet::EventTable table =
+      metnet::simulate_events(generator, {}, 20000, 2, [&](std::size_t done) { reports.push_back(done); });
+  CHECK(reports == std::vector<std::size_t>{8192, 16384, 20000});
+  CHECK(table.values() == metnet::simulate(Process::zmumu, 20000, metnet::SimulationConfig{}, 11, 1).values());
+
+  const std::vector<std::uint64_t> too_few{0, 1, 2};
+  CHECK_THROWS_WITH(metnet::simulate_events(generator, too_few, 5, 1), Catch::Contains("only 3 event indices"));
 }
 
 TEST_CASE("table has the ATLAS feature columns", "[simulation]") {

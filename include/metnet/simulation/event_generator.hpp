@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <thread>
@@ -195,6 +196,31 @@ inline void fill_event_rows(const EventGenerator& generator, std::span<const std
   });
 }
 
+// Generates a table with the columns of simulation_columns(). Row r is event
+// indices[r], or event r when `indices` is empty. Rows are filled in chunks
+// of 8192 events, and on_progress(rows done), if set, is called after each
+// chunk. The table does not depend on `threads` (0 uses
+// std::thread::hardware_concurrency()).
+inline EventTable simulate_events(const EventGenerator& generator, std::span<const std::uint64_t> indices,
+                                  std::size_t events, unsigned threads,
+                                  const std::function<void(std::size_t)>& on_progress = {}) {
+  if (!indices.empty() && indices.size() < events) {
+    throw ConfigError("simulate_events: " + std::to_string(events) + " events requested but only " +
+                      std::to_string(indices.size()) + " event indices given; pass one index per event or none");
+  }
+  std::vector<std::string> columns = simulation_columns();
+  Matrix<float> values(static_cast<Index>(events), static_cast<Index>(columns.size()));
+  constexpr std::size_t chunk = 8192;
+  for (std::size_t begin = 0; begin < events; begin += chunk) {
+    const std::size_t end = std::min(events, begin + chunk);
+    fill_event_rows(generator, indices, values, begin, end, threads);
+    if (on_progress) {
+      on_progress(end);
+    }
+  }
+  return EventTable(std::move(columns), std::move(values));
+}
+
 // Simulates `events` events of `process` into a table with the columns of
 // simulation_columns(). threads = 0 uses std::thread::hardware_concurrency().
 // The result is the same for every thread count. With an active truth
@@ -202,15 +228,11 @@ inline void fill_event_rows(const EventGenerator& generator, std::span<const std
 inline EventTable simulate(Process process, std::size_t events, const SimulationConfig& config, std::uint64_t seed,
                            unsigned threads = 1) {
   const EventGenerator generator(process, config, seed);
-  std::vector<std::string> columns = simulation_columns();
-  Matrix<float> values(static_cast<Index>(events), static_cast<Index>(columns.size()));
-
   std::vector<std::uint64_t> indices;
   if (config.filter.active()) {
     indices = select_filtered_indices(generator, events, threads).indices;
   }
-  fill_event_rows(generator, indices, values, 0, events, threads);
-  return EventTable(std::move(columns), std::move(values));
+  return simulate_events(generator, indices, events, threads);
 }
 
 }  // namespace metnet

@@ -156,6 +156,20 @@ struct TruthFilter {
   bool accepts(double true_met) const noexcept { return true_met >= min_true_met && true_met < max_true_met; }
 };
 
+// Biased generation of the hard-system mass, which fills rare tails at the
+// price of event weights. The mass above threshold of ttbar, WW and stop
+// pairs, normally Gamma(k, theta), is drawn from Gamma(k, theta * scale).
+// The event's Weight becomes the density ratio
+// p(x; theta) / p(x; theta * scale) = scale^k exp(-x (1 - 1/scale) / theta),
+// whose mean over the biased sample is 1. Together with a truth filter, this
+// gives high-MET ttbar at a small fraction of the unbiased cost. A scale of 1
+// leaves the generation and its random sequence unchanged.
+struct GenerationBias {
+  double mass_tail_scale = 1.0;
+
+  bool active() const noexcept { return mass_tail_scale != 1.0; }
+};
+
 struct SimulationConfig {
   PileupConfig pileup;
   JetConfig jets;
@@ -163,6 +177,7 @@ struct SimulationConfig {
   SoftTermConfig soft;
   StopConfig stop;
   TruthFilter filter;
+  GenerationBias bias;
 
   // ttbar and stop pairs. NOTE: isr_count_shape 1.5 would widen N_Jets from
   // 1.50 to 1.66 (ATLAS 1.74), but PV_NTracks and SumET_FWD_Jets then come
@@ -220,6 +235,8 @@ struct SimulationConfig {
             "a finite value >= 0 GeV", filter.min_true_met);
     require(filter.max_true_met > filter.min_true_met, "filter.max_true_met", "a value above filter.min_true_met",
             filter.max_true_met);
+    require(bias.mass_tail_scale > 0.0 && std::isfinite(bias.mass_tail_scale), "bias.mass_tail_scale",
+            "a finite factor > 0 (1 for unbiased generation)", bias.mass_tail_scale);
     for (const ProcessTuning* t : {&ttbar, &ww, &zmumu, &wlnu}) {
       require(t->isr_alpha > 0.0, "isr_alpha", "> 0", t->isr_alpha);
       require(t->isr_pt_min > 0.0, "isr_pt_min", "> 0", t->isr_pt_min);

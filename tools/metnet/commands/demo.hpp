@@ -72,11 +72,7 @@ inline EventTable simulate_sample(Process process, long long count, const Pileup
   SimulationConfig config;
   config.pileup = pileup;
   config.filter.min_true_met = min_true_met;
-  ProgressBar bar("simulate " + std::string(process_name(process)), count, "events");
-  EventTable table = simulate_in_chunks(process, static_cast<std::size_t>(count), config, seed, threads,
-                                        [&](long long done) { bar.update(done); });
-  bar.finish();
-  return table;
+  return simulate_with_progress(process, static_cast<std::size_t>(count), config, seed, threads);
 }
 
 // Prints one evaluation sample's table: a row per estimator with the RMS

@@ -47,18 +47,13 @@ inline PileupConfig parse_mu_profile(std::string_view name, std::optional<double
   return pileup;
 }
 
-// Generates the same table as simulate(process, events, config, seed, threads),
-// in chunks so that `on_progress(done)` can report after each chunk. With an
-// active truth filter, the accepted indices are selected first and the
-// filter efficiency is printed.
-template <class Progress>
-EventTable simulate_in_chunks(Process process, std::size_t events, const SimulationConfig& config,
-                              std::uint64_t seed, unsigned threads, Progress&& on_progress) {
-  const EventGenerator generator(process, config, seed);
-  std::vector<std::string> columns = simulation_columns();
-  Matrix<float> values(static_cast<Index>(events), static_cast<Index>(columns.size()));
+// Simulates events like simulate(process, events, config, seed, threads),
+// with a progress bar. With an active truth filter, it first prints the
+// filter efficiency.
+inline EventTable simulate_with_progress(Process process, std::size_t events, const SimulationConfig& config,
+                                         std::uint64_t seed, unsigned threads) {
   threads = std::max(1U, threads);
-
+  const EventGenerator generator(process, config, seed);
   std::vector<std::uint64_t> indices;
   if (config.filter.active()) {
     FilteredIndices selected = select_filtered_indices(generator, events, threads);
@@ -66,14 +61,11 @@ EventTable simulate_in_chunks(Process process, std::size_t events, const Simulat
               << " generated events (efficiency " << selected.efficiency() << ")\n";
     indices = std::move(selected.indices);
   }
-
-  constexpr std::size_t chunk = 8192;
-  for (std::size_t begin = 0; begin < events; begin += chunk) {
-    const std::size_t end = std::min(events, begin + chunk);
-    fill_event_rows(generator, indices, values, begin, end, threads);
-    on_progress(static_cast<long long>(end));
-  }
-  return EventTable(std::move(columns), std::move(values));
+  ProgressBar bar("simulate " + std::string(process_name(process)), static_cast<long long>(events), "events");
+  EventTable table = simulate_events(generator, indices, events, threads,
+                                     [&](std::size_t done) { bar.update(static_cast<long long>(done)); });
+  bar.finish();
+  return table;
 }
 
 struct SimulateArguments {
@@ -85,6 +77,7 @@ struct SimulateArguments {
   double mu_high = 60.0;
   double min_true_met = 0.0;
   double max_true_met = std::numeric_limits<double>::infinity();
+  double mass_bias = 1.0;
   std::uint64_t seed = 1;
   unsigned threads = 1;
   std::filesystem::path output;
@@ -100,13 +93,17 @@ inline void run_simulate(const SimulateArguments& arguments) {
   config.pileup = parse_mu_profile(arguments.mu_profile, arguments.mu, arguments.mu_low, arguments.mu_high);
   config.filter.min_true_met = arguments.min_true_met;
   config.filter.max_true_met = arguments.max_true_met;
+  config.bias.mass_tail_scale = arguments.mass_bias;
   config.validate();
 
-  ProgressBar bar("simulate " + arguments.process, arguments.events, "events");
-  const EventTable table =
-      simulate_in_chunks(process, static_cast<std::size_t>(arguments.events), config, arguments.seed,
-                         arguments.threads, [&](long long done) { bar.update(done); });
-  bar.finish();
+  const EventTable table = simulate_with_progress(process, static_cast<std::size_t>(arguments.events), config,
+                                                  arguments.seed, arguments.threads);
+  if (config.bias.active()) {
+    const auto weight = table.column("Weight");
+    std::cout << "mass bias " << config.bias.mass_tail_scale << ": event weights (column Weight) from "
+              << weight.minCoeff() << " to " << weight.maxCoeff() << ", mean " << weight.mean()
+              << "; use them (evaluate --weight-column Weight) for distributions\n";
+  }
   write_events(arguments.output, table);
   std::cout << "wrote " << table.rows() << " " << arguments.process << " events (" << table.cols() << " columns, GeV) to "
             << arguments.output.string() << '\n';
@@ -135,6 +132,12 @@ inline void add_simulate_command(CLI::App& app) {
   command->add_option("--max-true-met", arguments->max_true_met,
                       "Generator-level filter: keep events whose hard-process invisible pT is below this (GeV)")
       ->check(CLI::PositiveNumber);
+  command->add_option("--mass-bias", arguments->mass_bias,
+                      "Draw the hard-system mass tail of ttbar, WW and stop pairs with its scale times this factor "
+                      "and store the correcting event weight in the Weight column; with --min-true-met it fills "
+                      "the high-MET tail cheaply (1: unbiased)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_option("--seed", arguments->seed, "Random seed; event i depends on (seed, i) only")
       ->capture_default_str();
   command->add_option("--threads,-j", arguments->threads, "Threads; the events do not depend on it")

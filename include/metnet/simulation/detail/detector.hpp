@@ -182,6 +182,7 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
 
   out.true_x = truth.true_x;
   out.true_y = truth.true_y;
+  out.weight = truth.weight;
   double soft_x = truth.recoil_x;
   double soft_y = truth.recoil_y;
   double soft_sum_et = gamma(rng, 3.0, config.tuning(process).soft_sum_et_mean / 3.0);

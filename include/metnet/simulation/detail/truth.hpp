@@ -51,6 +51,7 @@ struct TruthEvent {
   double true_y = 0.0;
   double recoil_x = 0.0;  // soft recoil k
   double recoil_y = 0.0;
+  double weight = 1.0;  // generation-bias correction (SimulationConfig::bias)
 };
 
 inline void add_invisible(TruthEvent& event, const FourMomentum& p) noexcept {
@@ -152,6 +153,19 @@ inline void generate_isr(Rng& rng, const ProcessTuning& tuning, const JetConfig&
   system_py = -(sum_y + event.recoil_y);
 }
 
+// Draws the mass of a hard system above its threshold, Gamma(shape, theta),
+// with the scale of `bias`, and multiplies event.weight by the density ratio.
+inline double mass_above_threshold(Rng& rng, double shape, double theta, const GenerationBias& bias,
+                                   TruthEvent& event) noexcept {
+  if (!bias.active()) {
+    return gamma(rng, shape, theta);
+  }
+  const double scale = bias.mass_tail_scale;
+  const double x = gamma(rng, shape, theta * scale);
+  event.weight *= std::pow(scale, shape) * std::exp(-x * (1.0 - 1.0 / scale) / theta);
+  return x;
+}
+
 // The hard system: mass m, rapidity y, transverse momentum (px, py).
 inline FourMomentum hard_system(double mass, double rapidity, double px, double py) noexcept {
   const double mt = std::sqrt(mass * mass + px * px + py * py);
@@ -183,7 +197,7 @@ inline TruthEvent generate_truth(Process process, const SimulationConfig& config
     case Process::ww: {
       const double m1 = breit_wigner(rng, w_mass, w_width, 60.0, 100.0);
       const double m2 = breit_wigner(rng, w_mass, w_width, 60.0, 100.0);
-      const double m = std::max(2.0 * w_mass + gamma(rng, 1.3, 60.0), m1 + m2 + 0.1);
+      const double m = std::max(2.0 * w_mass + mass_above_threshold(rng, 1.3, 60.0, config.bias, event), m1 + m2 + 0.1);
       FourMomentum w1;
       FourMomentum w2;
       decay_two_body(rng, hard_system(m, rng.normal(0.0, 1.4), px, py), m1, m2, w1, w2);
@@ -194,7 +208,7 @@ inline TruthEvent generate_truth(Process process, const SimulationConfig& config
     case Process::ttbar: {
       const double m1 = breit_wigner(rng, top_mass, top_width, 160.0, 185.0);
       const double m2 = breit_wigner(rng, top_mass, top_width, 160.0, 185.0);
-      const double m = std::max(2.0 * top_mass + gamma(rng, 1.3, 110.0), m1 + m2 + 0.1);
+      const double m = std::max(2.0 * top_mass + mass_above_threshold(rng, 1.3, 110.0, config.bias, event), m1 + m2 + 0.1);
       FourMomentum t1;
       FourMomentum t2;
       decay_two_body(rng, hard_system(m, rng.normal(0.0, 1.0), px, py), m1, m2, t1, t2);
@@ -210,7 +224,7 @@ inline TruthEvent generate_truth(Process process, const SimulationConfig& config
     case Process::stop_pair: {
       const double m_stop = config.stop.stop_mass;
       const double m_chi = config.stop.neutralino_mass;
-      const double m = 2.0 * m_stop + gamma(rng, 1.5, 350.0);
+      const double m = 2.0 * m_stop + mass_above_threshold(rng, 1.5, 350.0, config.bias, event);
       FourMomentum s1;
       FourMomentum s2;
       decay_two_body(rng, hard_system(m, rng.normal(0.0, 0.8), px, py), m_stop, m_stop, s1, s2);
