@@ -13,7 +13,8 @@
 // Usage: simulation_calibration [--events N] [--profile-events N]
 //                               [--threads T] [--seed S] [--out DIR]
 // Writes feature_stats.csv, {ttbar,zmumu}_rmse_vs_{actmu,true_et,
-// tight_final_sumet}.csv, ww_rmse_vs_actmu.csv and ttbar_met_spectra.csv to
+// tight_final_sumet}.csv, ww_rmse_vs_actmu.csv, ttbar_met_spectra.csv and
+// failing_bins.csv (every resolution bin more than 15 % away from ATLAS) to
 // DIR (default: current directory) and prints the tables. Exit status 0
 // whatever the agreement, 1 if DIR cannot be written.
 
@@ -209,12 +210,55 @@ ProfileSample profile_sample(const EventTable& table, const std::string& variabl
   return sample;
 }
 
+// Bins with fewer simulated events are too noisy to count as failing.
+constexpr std::size_t min_compared_events = 200;
+
+// One working point in one bin of a resolution comparison that is more
+// than 15 % away from ATLAS.
+struct FailingBin {
+  std::string comparison;  // output file stem, e.g. "zmumu_rmse_vs_actmu"
+  double centre = 0.0;
+  std::size_t events = 0;
+  std::string working_point;
+  double simulated = 0.0;
+  double atlas = 0.0;
+};
+
+// Number of compared (working point, bin) pairs and the failing ones, per comparison.
+struct ComparisonTally {
+  std::vector<std::string> order;
+  std::map<std::string, std::size_t> compared;
+  std::vector<FailingBin> failing;
+
+  void record(const std::string& comparison, double centre, std::size_t events, const std::string& working_point,
+              double simulated, double atlas) {
+    if (compared.find(comparison) == compared.end()) {
+      order.push_back(comparison);
+      compared[comparison] = 0;
+    }
+    if (events < min_compared_events) {
+      return;
+    }
+    ++compared[comparison];
+    if (std::abs(simulated - atlas) > 0.15 * atlas) {
+      failing.push_back({comparison, centre, events, working_point, simulated, atlas});
+    }
+  }
+};
+
+std::string file_stem(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  return name.substr(0, name.rfind('.'));
+}
+
 // Per-axis RMS of (MET - true) per working point in the bins of an ATLAS
 // profile file (first column: bin centres of uniform width), written side
 // by side with ATLAS as CSV and printed. A `*` marks a bin more than 15 %
-// away from ATLAS; bins with fewer than 200 simulated events get no mark.
+// away from ATLAS; bins with fewer than min_compared_events simulated
+// events get no mark and are not recorded in `tally`.
 void compare_profile(const ProfileSample& sample, const std::string& variable, const std::string& atlas_file,
-                     const std::string& label, const std::string& out_path) {
+                     const std::string& label, const std::string& out_path, ComparisonTally& tally) {
   CsvTable atlas = read_csv(atlas_file);
   // Some ATLAS files list their bins out of order.
   std::sort(atlas.rows.begin(), atlas.rows.end(),
@@ -259,7 +303,8 @@ void compare_profile(const ProfileSample& sample, const std::string& variable, c
       const double a = std::stod(atlas.rows[b][static_cast<std::size_t>(col)]);
       const double s = counts[b] > 0 ? std::sqrt(sums[b][w] / static_cast<double>(counts[b])) : 0.0;
       csv << ',' << s << ',' << a;
-      const bool marked = counts[b] >= 200 && std::abs(s - a) > 0.15 * a;
+      const bool marked = counts[b] >= min_compared_events && std::abs(s - a) > 0.15 * a;
+      tally.record(file_stem(out_path), centres[b], counts[b], profile_wps[w].second, s, a);
       std::printf(" %6.2f/%6.2f%s", s, a, marked ? "*" : " ");
     }
     csv << '\n';
@@ -269,7 +314,7 @@ void compare_profile(const ProfileSample& sample, const std::string& variable, c
 
 // WW has no ATLAS profile file: reference values at three mu points (ATLAS
 // MC16 WW -> l nu l nu, METNet evaluation outputs), bins of +- 1.5625.
-void compare_ww(const ProfileSample& sample, const std::string& out_path) {
+void compare_ww(const ProfileSample& sample, const std::string& out_path, ComparisonTally& tally) {
   const std::vector<std::pair<double, std::vector<double>>> atlas = {
       {11.6, {19.65, 19.58, 19.85, 19.56, 19.84, 33.99}},
       {36.6, {22.11, 23.25, 22.02, 21.81, 25.15, 34.56}},
@@ -298,7 +343,9 @@ void compare_ww(const ProfileSample& sample, const std::string& out_path) {
     for (std::size_t w = 0; w < profile_wps.size(); ++w) {
       const double s = std::sqrt(sums[w] / static_cast<double>(std::max<std::size_t>(count, 1)));
       csv << ',' << s << ',' << values[w];
-      std::printf(" %6.2f/%6.2f%s", s, values[w], std::abs(s - values[w]) <= 0.15 * values[w] ? " " : "*");
+      tally.record(file_stem(out_path), centre, count, profile_wps[w].second, s, values[w]);
+      const bool marked = count >= min_compared_events && std::abs(s - values[w]) > 0.15 * values[w];
+      std::printf(" %6.2f/%6.2f%s", s, values[w], marked ? "*" : " ");
     }
     csv << '\n';
     std::printf("\n");
@@ -383,6 +430,28 @@ void compare_met_spectra(const EventTable& table, const std::string& atlas_file,
   summary("Tight ET", sim_tight, atlas_tight);
 }
 
+// Prints the number of failing (working point, bin) pairs of every
+// resolution comparison and lists each one; writes the list as CSV.
+void summarise_failing_bins(const ComparisonTally& tally, const std::string& out_path) {
+  std::ofstream csv = open_output(out_path);
+  csv << "comparison,bin_centre,events,working_point,sim,atlas,relative_difference\n";
+  std::printf("\nResolution bins more than 15 %% away from ATLAS (bins with >= %zu simulated events)\n",
+              min_compared_events);
+  for (const std::string& comparison : tally.order) {
+    const auto failing = std::count_if(tally.failing.begin(), tally.failing.end(),
+                                       [&](const FailingBin& f) { return f.comparison == comparison; });
+    std::printf("%-34s %3td of %3zu failing\n", comparison.c_str(), failing, tally.compared.at(comparison));
+  }
+  for (const FailingBin& f : tally.failing) {
+    const double relative = f.simulated / f.atlas - 1.0;
+    std::printf("  %-34s %8.2f %7zu %-6s %7.2f / %7.2f  %+5.0f %%\n", f.comparison.c_str(), f.centre, f.events,
+                f.working_point.c_str(), f.simulated, f.atlas, 100.0 * relative);
+    csv << f.comparison << ',' << f.centre << ',' << f.events << ',' << f.working_point << ',' << f.simulated << ','
+        << f.atlas << ',' << relative << '\n';
+  }
+  std::printf("failing bins in total: %zu\n", tally.failing.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -428,21 +497,23 @@ int main(int argc, char** argv) {
 
   const std::string atlas = data + "/atlas/";
   const std::string& out = options.out;
+  ComparisonTally tally;
   compare_profile(profile_sample(zmumu_u, "ActMu", true), "ActMu", atlas + "zmumu_rmse_vs_actmu.csv",
-                  "Z -> mu mu (mu uniform 10-60)", out + "/zmumu_rmse_vs_actmu.csv");
+                  "Z -> mu mu (mu uniform 10-60)", out + "/zmumu_rmse_vs_actmu.csv", tally);
   compare_profile(profile_sample(ttbar_u, "ActMu", false), "ActMu", atlas + "ttbar_rmse_vs_actmu.csv",
-                  "ttbar (mu uniform 10-60)", out + "/ttbar_rmse_vs_actmu.csv");
-  compare_ww(profile_sample(ww_u, "ActMu", false), out + "/ww_rmse_vs_actmu.csv");
+                  "ttbar (mu uniform 10-60)", out + "/ttbar_rmse_vs_actmu.csv", tally);
+  compare_ww(profile_sample(ww_u, "ActMu", false), out + "/ww_rmse_vs_actmu.csv", tally);
   compare_profile(profile_sample(ttbar, "True_ET", false), "True_ET", atlas + "ttbar_rmse_vs_true_et.csv",
-                  "ttbar (Run-2 mu)", out + "/ttbar_rmse_vs_true_et.csv");
+                  "ttbar (Run-2 mu)", out + "/ttbar_rmse_vs_true_et.csv", tally);
   compare_profile(profile_sample(zmumu, "True_ET", true), "True_ET", atlas + "zmumu_rmse_vs_true_et.csv",
-                  "Z -> mu mu (Run-2 mu)", out + "/zmumu_rmse_vs_true_et.csv");
+                  "Z -> mu mu (Run-2 mu)", out + "/zmumu_rmse_vs_true_et.csv", tally);
   compare_profile(profile_sample(ttbar, "Tight_Final_SumET", false), "Tight_Final_SumET",
                   atlas + "ttbar_rmse_vs_tight_final_sumet.csv", "ttbar (Run-2 mu)",
-                  out + "/ttbar_rmse_vs_tight_final_sumet.csv");
+                  out + "/ttbar_rmse_vs_tight_final_sumet.csv", tally);
   compare_profile(profile_sample(zmumu, "Tight_Final_SumET", true), "Tight_Final_SumET",
                   atlas + "zmumu_rmse_vs_tight_final_sumet.csv", "Z -> mu mu (Run-2 mu)",
-                  out + "/zmumu_rmse_vs_tight_final_sumet.csv");
+                  out + "/zmumu_rmse_vs_tight_final_sumet.csv", tally);
   compare_met_spectra(ttbar, atlas + "ttbar_nonallhad_true_and_tight_met_hist.csv", out + "/ttbar_met_spectra.csv");
+  summarise_failing_bins(tally, out + "/failing_bins.csv");
   return 0;
 }

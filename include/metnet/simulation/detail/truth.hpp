@@ -122,6 +122,14 @@ inline void decay_top(Rng& rng, const FourMomentum& top, bool leptonic, TruthEve
   }
 }
 
+// Width of the ISR parton eta: isr_eta_sigma / sqrt(1 + (pT / isr_eta_narrowing_pt)^2).
+// Hard radiation needs a larger momentum fraction of the incoming parton,
+// so it is more central than soft radiation.
+inline double isr_eta_width(const JetConfig& jets, double pt) noexcept {
+  const double ratio = pt / jets.isr_eta_narrowing_pt;
+  return jets.isr_eta_sigma / std::sqrt(1.0 + ratio * ratio);
+}
+
 // ISR partons and soft recoil; returns the transverse momentum that the hard
 // system must carry so that the event balances.
 inline void generate_isr(Rng& rng, const ProcessTuning& tuning, const JetConfig& jets, TruthEvent& event,
@@ -135,7 +143,7 @@ inline void generate_isr(Rng& rng, const ProcessTuning& tuning, const JetConfig&
   double sum_y = 0.0;
   for (std::int64_t i = 0; i < count; ++i) {
     const double pt = std::min(pareto(rng, tuning.isr_pt_min, tuning.isr_alpha), 600.0);
-    const double eta = rng.normal(0.0, jets.isr_eta_sigma);
+    const double eta = rng.normal(0.0, isr_eta_width(jets, pt));
     const double phi = 2.0 * std::numbers::pi * rng.uniform();
     if (std::abs(eta) > 4.9) {
       continue;  // beyond the calorimeter: neither a jet nor recoil
