@@ -77,7 +77,7 @@ struct JetConfig {
   // ISR parton eta ~ N(0, sigma / sqrt(1 + (pT / narrowing_pt)^2)), |eta| < 4.9,
   // so hard ISR is more central.
   double isr_eta_sigma = 2.6;
-  double isr_eta_narrowing_pt = 300.0;
+  double isr_eta_narrowing_pt = 250.0;
   double fsr_probability = 0.2;  // quark jets above 30 GeV split off a gluon jet
   double out_of_cone_mean = 0.03;  // pT fraction lost to the soft term, N(mean, 0.05) >= 0
   double out_of_cone_sigma = 0.05;
