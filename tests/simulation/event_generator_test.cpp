@@ -251,3 +251,47 @@ TEST_CASE("CST noise correlation keeps resolutions", "[simulation][physics]") {
   };
   CHECK(perpendicular_width(a) < perpendicular_width(b));
 }
+
+TEST_CASE("hard ISR is more central", "[simulation][physics]") {
+  metnet::JetConfig jets;
+  jets.isr_eta_sigma = 1.0;  // far inside |eta| < 4.9, so the cut drops no parton
+  jets.isr_eta_narrowing_pt = 100.0;
+  CHECK_THAT(metnet::detail::isr_eta_width(jets, 0.0), WithinRel(1.0, 1e-12));
+  CHECK_THAT(metnet::detail::isr_eta_width(jets, 100.0), WithinRel(1.0 / std::sqrt(2.0), 1e-12));
+  CHECK_THAT(metnet::detail::isr_eta_width(jets, 300.0), WithinRel(1.0 / std::sqrt(10.0), 1e-12));
+
+  // Drawn partons: the eta RMS of soft (8-12 GeV) and hard (above 250 GeV)
+  // partons follows the width at their pT, about 0.995 and below 0.37.
+  metnet::ProcessTuning tuning;
+  tuning.isr_mean_count = 4.0;
+  tuning.isr_alpha = 1.0;  // a hard spectrum, so enough partons lie above 250 GeV
+  metnet::Rng rng(5);
+  double soft_sum_sq = 0.0;
+  double hard_sum_sq = 0.0;
+  int soft = 0;
+  int hard = 0;
+  for (int i = 0; i < 50000; ++i) {
+    metnet::detail::TruthEvent event;
+    double px = 0.0;
+    double py = 0.0;
+    metnet::detail::generate_isr(rng, tuning, jets, event, px, py);
+    for (const auto& parton : event.partons) {
+      const double pt = parton.p.pt();
+      const double eta = parton.p.eta();
+      if (pt < 12.0) {
+        soft_sum_sq += eta * eta;
+        ++soft;
+      } else if (pt > 250.0) {
+        hard_sum_sq += eta * eta;
+        ++hard;
+      }
+    }
+  }
+  REQUIRE(hard > 2000);
+  CHECK_THAT(std::sqrt(soft_sum_sq / soft), WithinRel(0.995, 0.03));
+  CHECK(std::sqrt(hard_sum_sq / hard) < 0.37);
+
+  metnet::SimulationConfig invalid;
+  invalid.jets.isr_eta_narrowing_pt = 0.0;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, invalid, 1), metnet::ConfigError);
+}
