@@ -8,14 +8,14 @@
 // (accelerated:1 is the default solver, accelerated:0 the plain one). The
 // counters record the divergence, the iterations at the final epsilon and
 // whether the run converged.
-// BM_TrainStep/<net>/<batch>/<threads>: metnet::Mlp::forward_backward with
-// metnet::Huber, then metnet::Adam::step and zero_grad, on standard-normal
-// inputs and targets, with Eigen::setNbThreads(threads). Eigen runs its
-// matrix products on several threads only when the program is compiled
-// with -fopenmp (configure with -DCMAKE_CXX_FLAGS=-fopenmp), so the counter
-// eigen_threads records the thread count Eigen used. Timed in wall-clock
-// time. The CPU column is the CPU time of the whole process, all threads
-// together. Baselines: benchmarks/pytorch_train_step.py and
+// BM_TrainStep/<net>/<batch>/<threads>/<products>: metnet::Mlp::forward_backward
+// with metnet::Huber, then metnet::Adam::step and zero_grad, on
+// standard-normal inputs and targets, with Mlp::set_threads(threads).
+// products:1 runs the matrix products on the packed kernel
+// (autodiff/detail/gemm.hpp, the default). products:0 runs them on Eigen's
+// GEMM on one thread (Mlp::set_eigen_products), the path metnet used
+// before, kept as the baseline. Timed in wall-clock time. The CPU column is the CPU time of the
+// whole process, all threads together. Baselines: benchmarks/pytorch_train_step.py and
 // benchmarks/pytorch_sinkhorn.py, run beside this program.
 
 #include <string>
@@ -68,8 +68,11 @@ BENCHMARK(BM_Sinkhorn)
 
 void BM_TrainStep(benchmark::State& state, const metnet::bench::NetShape& shape) {
   const Index batch = state.range(0);
-  Eigen::setNbThreads(static_cast<int>(state.range(1)));
+  const int threads = static_cast<int>(state.range(1));
+  const bool packed_products = state.range(2) != 0;
   metnet::Mlp<float> network(metnet::bench::random_weights(shape, 2024));
+  network.set_threads(threads);
+  network.set_eigen_products(!packed_products);
   metnet::Adam<float> optimiser(network.parameters());
   const Matrix<float> inputs = normal_points(batch, shape.inputs, 0.0, 1.0, 3);
   const Matrix<float> targets = normal_points(batch, 2, 0.0, 1.0, 4);
@@ -82,18 +85,22 @@ void BM_TrainStep(benchmark::State& state, const metnet::bench::NetShape& shape)
   }
   benchmark::DoNotOptimize(value);
   state.SetItemsProcessed(state.iterations() * batch);
-  state.counters["eigen_threads"] = Eigen::nbThreads();
-  Eigen::setNbThreads(1);
+  state.counters["threads"] = network.threads();
+}
+// Eigen's products run on one thread, so products:0 is registered for threads:1 only.
+void train_step_arguments(benchmark::internal::Benchmark* benchmark) {
+  benchmark->ArgNames({"", "threads", "products"});
+  benchmark->Args({1024, 1, 0});
+  benchmark->Args({1024, 1, 1});
+  benchmark->Args({1024, 2, 1});
 }
 BENCHMARK_CAPTURE(BM_TrainStep, S, metnet::bench::net_s)
-    ->ArgsProduct({{1024}, {1, 2}})
-    ->ArgNames({"", "threads"})
+    ->Apply(train_step_arguments)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MeasureProcessCPUTime();
 BENCHMARK_CAPTURE(BM_TrainStep, L, metnet::bench::net_l)
-    ->ArgsProduct({{1024}, {1, 2}})
-    ->ArgNames({"", "threads"})
+    ->Apply(train_step_arguments)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MeasureProcessCPUTime();
@@ -101,7 +108,7 @@ BENCHMARK_CAPTURE(BM_TrainStep, L, metnet::bench::net_l)
 }  // namespace
 
 int main(int argc, char** argv) {
-  // One thread unless a benchmark sets more (BM_TrainStep/.../threads:2).
+  // Eigen's own products (BM_Sinkhorn, the products:0 baseline) on one thread.
   Eigen::setNbThreads(1);
   benchmark::Initialize(&argc, argv);
   benchmark::AddCustomContext("compiler and flags", METNET_BENCH_COMPILER_FLAGS);

@@ -20,6 +20,12 @@
 // Gradients of parameters (Parameter<T>) accumulate across backward passes
 // until Parameter::zero_grad, as in PyTorch. Gradients of every other node
 // are overwritten by each backward pass.
+//
+// Threads: set_threads(n) splits the matrix products, SiLU and layer
+// normalisation between n threads, by rows of each result, and sums over
+// rows by columns. Every element is computed in the same order whatever n
+// is, so values and gradients do not depend on the thread count. The other
+// operations run on the calling thread. Idle threads sleep, never spin.
 
 #include <memory>
 #include <string>
@@ -46,9 +52,13 @@ class Tape {
   Tape() = default;
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
-  Tape(Tape&& other) noexcept : nodes_(std::move(other.nodes_)) { adopt_nodes(); }
+  // A moved-from tape runs on one thread until set_threads is called again.
+  Tape(Tape&& other) noexcept : nodes_(std::move(other.nodes_)), execution_(std::move(other.execution_)) {
+    adopt_nodes();
+  }
   Tape& operator=(Tape&& other) noexcept {
     nodes_ = std::move(other.nodes_);
+    execution_ = std::move(other.execution_);
     adopt_nodes();
     return *this;
   }
@@ -200,6 +210,32 @@ class Tape {
     return record<detail::LossNode<T, L>>(output.node(), target.node(), weights.node(), loss);
   }
 
+  // --- Execution ----------------------------------------------------------
+
+  // Run the passes on `threads` threads (1: the calling thread only).
+  // Throws ConfigError for threads < 1.
+  void set_threads(int threads) {
+    if (threads < 1) {
+      throw ConfigError("Tape::set_threads: expected at least 1 thread, found " + std::to_string(threads));
+    }
+    Execution& execution = ensure_execution();
+    if (this->threads() == threads) {
+      return;
+    }
+    execution.pool.reset();
+    if (threads > 1) {
+      execution.pool = std::make_unique<detail::ThreadPool>(threads);
+    }
+  }
+
+  int threads() const noexcept {
+    return execution_ != nullptr && execution_->pool != nullptr ? execution_->pool->threads() : 1;
+  }
+
+  // Compute x W^T, dy W and dy^T x with Eigen's GEMM on one thread instead of
+  // the packed kernel: the reference path for tests and benchmarks.
+  void set_eigen_products(bool enabled) { ensure_execution().eigen_products = enabled; }
+
   // --- Passes -------------------------------------------------------------
 
   // Recompute every recorded operation in order from the current inputs.
@@ -256,6 +292,16 @@ class Tape {
   std::size_t size() const noexcept { return nodes_.size(); }
 
  private:
+  using Execution = detail::Execution;
+
+  Execution& ensure_execution() {
+    if (execution_ == nullptr) {
+      execution_ = std::make_unique<Execution>();
+      adopt_nodes();
+    }
+    return *execution_;
+  }
+
   detail::Node<T>& add_leaf(bool requires_grad) {
     auto node = std::make_unique<detail::Node<T>>(this);
     node->set_requires_grad(requires_grad);
@@ -267,6 +313,7 @@ class Tape {
   template <class NodeType, class... Args>
   Var<T> record(Args&&... args) {
     auto node = std::make_unique<NodeType>(this, std::forward<Args>(args)...);
+    node->set_execution(execution_.get());
     node->forward();
     nodes_.push_back(std::move(node));
     return Var<T>(nodes_.back().get());
@@ -275,6 +322,7 @@ class Tape {
   void adopt_nodes() noexcept {
     for (auto& node : nodes_) {
       node->set_owner(this);
+      node->set_execution(execution_.get());
     }
   }
 
@@ -301,6 +349,7 @@ class Tape {
   }
 
   std::vector<std::unique_ptr<detail::Node<T>>> nodes_;
+  std::unique_ptr<Execution> execution_ = std::make_unique<Execution>();
   Matrix<T> seed_;
 };
 

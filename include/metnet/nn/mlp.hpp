@@ -15,9 +15,11 @@
 //
 // The graph is recorded on a metnet::Tape at the first forward pass and
 // replayed afterwards, so a training step with an unchanged batch shape
-// allocates no memory; nearly all of its time is in Eigen's matrix products.
+// allocates no memory; nearly all of its time is in the matrix products of
+// autodiff/detail/gemm.hpp, which set_threads spreads over several threads.
 // Not provided: dropout, batch normalisation, the fast inference path (see
-// metnet/inference), thread safety (use one Mlp per thread).
+// metnet/inference), calls from several threads at once (use one Mlp per
+// calling thread).
 
 #include <cmath>
 #include <string>
@@ -123,6 +125,16 @@ class Mlp {
       parameter.zero_grad();
     }
   }
+
+  // Run forward and backward on `threads` threads (see Tape::set_threads):
+  // the results do not depend on the thread count. Throws ConfigError for
+  // threads < 1.
+  void set_threads(int threads) { tape_.set_threads(threads); }
+  int threads() const noexcept { return tape_.threads(); }
+
+  // Use Eigen's GEMM on one thread for the products instead of the packed
+  // kernel: the reference path for tests and benchmarks.
+  void set_eigen_products(bool enabled) { tape_.set_eigen_products(enabled); }
 
   // Whether backward also computes dL/dinput (read it with input_grad()).
   // Off by default, which skips one matrix product of the first layer.

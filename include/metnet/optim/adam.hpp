@@ -39,6 +39,7 @@
 #include "metnet/core/error.hpp"
 #include "metnet/core/types.hpp"
 #include "metnet/optim/clip_grad_norm.hpp"
+#include "metnet/optim/detail/exact_sqrt.hpp"
 
 namespace metnet {
 
@@ -117,10 +118,11 @@ class Adam {
         m = beta1 * m + (T(1) - beta1) * g;
         v = beta2 * v + (T(1) - beta2) * g.square();
       }
-      // std::sqrt per element: Eigen's vectorised sqrt (EIGEN_FAST_MATH, on by default) computes x * rsqrt(x)
-      // and masks x = 0 afterwards, so it raises FE_INVALID (0 * inf) whenever a parameter has had only zero
-      // gradients, which a trapping floating-point environment turns into SIGFPE.
-      theta -= step_size * m / (v.unaryExpr([](T x) { return std::sqrt(x); }) * inv_sqrt_bias2 + eps);
+      // Not v.sqrt(): Eigen's vectorised sqrt (EIGEN_FAST_MATH, on by default) computes x * rsqrt(x) and masks
+      // x = 0 afterwards, so it raises FE_INVALID (0 * inf) whenever a parameter has had only zero gradients,
+      // which a trapping floating-point environment turns into SIGFPE. detail::ExactSqrt is the correctly
+      // rounded square root, vectorised where the instruction set has one.
+      theta -= step_size * m / (v.unaryExpr(detail::ExactSqrt{}) * inv_sqrt_bias2 + eps);
     }
     return norm;
   }

@@ -19,13 +19,20 @@
 
 namespace metnet::detail {
 
+// Write sigmoid(x) into sigmoid, two arrays or blocks of the same shape;
+// they may be the same array.
+template <class XArray, class SArray>
+void sigmoid_into(const XArray& x, SArray&& sigmoid) {
+  using T = typename XArray::Scalar;
+  sigmoid = (-x.abs()).exp();  // e = exp(-|x|), in (0, 1]
+  sigmoid = (x >= T(0)).select(T(1) / (T(1) + sigmoid), sigmoid / (T(1) + sigmoid));
+}
+
 // Write sigmoid(x) into sigmoid; the two may be the same matrix.
 template <class T>
 void compute_sigmoid(const Matrix<T>& x, Matrix<T>& sigmoid) {
   sigmoid.resize(x.rows(), x.cols());
-  sigmoid.array() = (-x.array().abs()).exp();  // e = exp(-|x|), in (0, 1]
-  sigmoid.array() = (x.array() >= T(0)).select(T(1) / (T(1) + sigmoid.array()),
-                                                sigmoid.array() / (T(1) + sigmoid.array()));
+  sigmoid_into(x.array(), sigmoid.array());
 }
 
 // d silu / dx = s + x s (1 - s) = s (1 + x (1 - s)) with s = sigmoid(x).

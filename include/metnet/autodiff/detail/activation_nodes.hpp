@@ -8,6 +8,8 @@
 // values and derivatives are finite for every finite input; see
 // activation_kernels.hpp for how exp overflow is avoided.
 
+#include <algorithm>
+
 #include "metnet/autodiff/detail/activation_kernels.hpp"
 #include "metnet/autodiff/detail/node.hpp"
 
@@ -39,20 +41,54 @@ class SiluNode final : public Node<T> {
     this->set_requires_grad(x->requires_grad());
   }
 
+  // Rows are split between the tape's threads and, within a thread, handled
+  // chunk_rows at a time, so that the passes of sigmoid_into read them from
+  // L1. Chunks start at multiples of chunk_rows whatever the thread count.
+  // This matters because Eigen computes a block's elements before its first
+  // aligned packet and after its last one with std::exp, not its vectorised
+  // exp, so equal results need equal blocks.
   void forward() override {
-    compute_sigmoid(x_->value(), sigmoid_);
-    this->value().resize(x_->value().rows(), x_->value().cols());
-    this->value().array() = x_->value().array() * sigmoid_.array();
+    const Matrix<T>& x = x_->value();
+    Matrix<T>& y = this->value();
+    sigmoid_.resize(x.rows(), x.cols());
+    y.resize(x.rows(), x.cols());
+    this->for_ranges(x.rows(), chunk_rows, [&](Index begin, Index end) {
+      for (Index row = begin; row < end; row += chunk_rows) {
+        const Index count = std::min<Index>(chunk_rows, end - row);
+        const auto x_rows = x.middleRows(row, count).array();
+        auto s = sigmoid_.middleRows(row, count).array();
+        sigmoid_into(x_rows, s);
+        y.middleRows(row, count).array() = x_rows * s;
+      }
+    });
   }
 
   void backward() override {
-    if (x_->requires_grad()) {
-      x_->accumulate_grad(
-          (this->grad().array() * silu_derivative(x_->value().array(), sigmoid_.array())).matrix());
+    if (!x_->requires_grad()) {
+      return;
     }
+    const Matrix<T>& x = x_->value();
+    const Matrix<T>& dy = this->grad();
+    const bool accumulate = x_->has_grad();
+    Matrix<T>& dx = x_->start_grad(x.rows(), x.cols());
+    this->for_ranges(x.rows(), chunk_rows, [&](Index begin, Index end) {
+      for (Index row = begin; row < end; row += chunk_rows) {
+        const Index count = std::min<Index>(chunk_rows, end - row);
+        const auto derivative = dy.middleRows(row, count).array() *
+                                silu_derivative(x.middleRows(row, count).array(),
+                                                sigmoid_.middleRows(row, count).array());
+        if (accumulate) {
+          dx.middleRows(row, count).array() += derivative;
+        } else {
+          dx.middleRows(row, count).array() = derivative;
+        }
+      }
+    });
   }
 
  private:
+  static constexpr Index chunk_rows = 8;
+
   Node<T>* x_;
   Matrix<T> sigmoid_;
 };

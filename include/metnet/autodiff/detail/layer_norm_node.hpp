@@ -14,9 +14,11 @@
 //   dL/dx     = inv_std (g - mean(g) - x_hat mean(g x_hat))
 //   dL/dgamma = sum over rows of dy x_hat,  dL/dbeta = sum over rows of dy.
 
+#include <algorithm>
 #include <cmath>
 
 #include "metnet/autodiff/detail/node.hpp"
+#include "metnet/inference/detail/kernels.hpp"
 
 namespace metnet::detail {
 
@@ -28,17 +30,51 @@ class LayerNormNode final : public Node<T> {
     this->set_requires_grad(x->requires_grad() || gamma->requires_grad() || beta->requires_grad());
   }
 
+  // Rows are split between the tape's threads. The sums over rows for gamma
+  // and beta are split by columns, and each column is summed in row order,
+  // so the results do not depend on the thread count.
   void forward() override {
     const Matrix<T>& x = x_->value();
     const Index n = x.rows();
     const Index d = x.cols();
-    const T inv_d = T(1) / static_cast<T>(d);
     x_hat_.resize(n, d);
     inv_std_.resize(n);
     Matrix<T>& y = this->value();
     y.resize(n, d);
+    this->for_ranges(n, 1, [&](Index begin, Index end) { forward_rows(begin, end); });
+  }
 
-    for (Index i = 0; i < n; ++i) {
+  void backward() override {
+    const Matrix<T>& dy = this->grad();
+    const Index n = dy.rows();
+    const Index d = dy.cols();
+    if (gamma_->requires_grad() || beta_->requires_grad()) {
+      gamma_sums_.resize(1, d);
+      beta_sums_.resize(1, d);
+      this->for_ranges(d, packet_size<T>, [&](Index begin, Index end) { parameter_sums(begin, end); });
+      if (gamma_->requires_grad()) {
+        gamma_->accumulate_grad(gamma_sums_);
+      }
+      if (beta_->requires_grad()) {
+        beta_->accumulate_grad(beta_sums_);
+      }
+    }
+    if (!x_->requires_grad()) {
+      return;
+    }
+    const bool accumulate = x_->has_grad();
+    Matrix<T>& dx = x_->start_grad(n, d);
+    this->for_ranges(n, 1, [&](Index begin, Index end) { input_grad_rows(dx, accumulate, begin, end); });
+  }
+
+ private:
+  void forward_rows(Index begin, Index end) {
+    const Matrix<T>& x = x_->value();
+    Matrix<T>& y = this->value();
+    const T inv_d = T(1) / static_cast<T>(x.cols());
+    const auto gamma = gamma_->value().row(0).array();
+    const auto beta = beta_->value().row(0).array();
+    for (Index i = begin; i < end; ++i) {
       const T mu = x.row(i).sum() * inv_d;
       x_hat_.row(i).array() = x.row(i).array() - mu;
 
@@ -47,49 +83,66 @@ class LayerNormNode final : public Node<T> {
       inv_std_(i) = inv_std;
       x_hat_.row(i) *= inv_std;
 
-      y.row(i).array() = x_hat_.row(i).array() * gamma_->value().row(0).array() + beta_->value().row(0).array();
+      y.row(i).array() = x_hat_.row(i).array() * gamma + beta;
     }
   }
 
-  void backward() override {
+  // Columns [begin, end) of dL/dgamma and dL/dbeta of this pass; begin is a
+  // multiple of the packet size. Whole packets go through explicit packet
+  // operations and only the columns after the last whole packet of a row
+  // through scalar code, so each column takes the same path, with or without
+  // a fused multiply-add, whatever the split between threads.
+  void parameter_sums(Index begin, Index end) {
+    using P = Packet<T>;
+    constexpr Index lanes = packet_size<T>;
     const Matrix<T>& dy = this->grad();
-    if (gamma_->requires_grad()) {
-      gamma_->accumulate_grad((dy.array() * x_hat_.array()).matrix().colwise().sum());
-    }
-    if (beta_->requires_grad()) {
-      beta_->accumulate_grad(dy.colwise().sum());
-    }
-    if (!x_->requires_grad()) {
-      return;
-    }
-
-    const Index n = dy.rows();
-    const Index d = dy.cols();
-    const T inv_d = T(1) / static_cast<T>(d);
-    const bool accumulate = x_->has_grad();
-    Matrix<T>& dx = x_->start_grad(n, d);
-    g_.resize(1, d);
-
-    for (Index i = 0; i < n; ++i) {
-      g_.array() = dy.row(i).array() * gamma_->value().row(0).array();
-      const T mean_g = g_.sum() * inv_d;
-      const T mean_g_x_hat = g_.row(0).dot(x_hat_.row(i)) * inv_d;
-      if (accumulate) {
-        dx.row(i).array() += inv_std_(i) * (g_.row(0).array() - mean_g - x_hat_.row(i).array() * mean_g_x_hat);
-      } else {
-        dx.row(i).array() = inv_std_(i) * (g_.row(0).array() - mean_g - x_hat_.row(i).array() * mean_g_x_hat);
+    T* gamma_sums = gamma_sums_.data();
+    T* beta_sums = beta_sums_.data();
+    const Index packed_end = begin + (end - begin) / lanes * lanes;
+    std::fill(gamma_sums + begin, gamma_sums + end, T(0));
+    std::fill(beta_sums + begin, beta_sums + end, T(0));
+    for (Index i = 0; i < dy.rows(); ++i) {
+      const T* dy_row = dy.data() + i * dy.cols();
+      const T* x_hat_row = x_hat_.data() + i * x_hat_.cols();
+      for (Index j = begin; j < packed_end; j += lanes) {
+        const P dy_packet = Eigen::internal::ploadu<P>(dy_row + j);
+        const P product = Eigen::internal::pmul(dy_packet, Eigen::internal::ploadu<P>(x_hat_row + j));
+        Eigen::internal::pstoreu(gamma_sums + j, Eigen::internal::padd(Eigen::internal::ploadu<P>(gamma_sums + j), product));
+        Eigen::internal::pstoreu(beta_sums + j, Eigen::internal::padd(Eigen::internal::ploadu<P>(beta_sums + j), dy_packet));
+      }
+      for (Index j = packed_end; j < end; ++j) {
+        gamma_sums[j] += dy_row[j] * x_hat_row[j];
+        beta_sums[j] += dy_row[j];
       }
     }
   }
 
- private:
+  void input_grad_rows(Matrix<T>& dx, bool accumulate, Index begin, Index end) {
+    const Matrix<T>& dy = this->grad();
+    const T inv_d = T(1) / static_cast<T>(dy.cols());
+    const auto gamma = gamma_->value().row(0).array();
+    // g = dy gamma is an expression, evaluated three times from L1, so that
+    // the threads need no scratch row.
+    for (Index i = begin; i < end; ++i) {
+      const auto g = dy.row(i).array() * gamma;
+      const T mean_g = g.sum() * inv_d;
+      const T mean_g_x_hat = (g * x_hat_.row(i).array()).sum() * inv_d;
+      if (accumulate) {
+        dx.row(i).array() += inv_std_(i) * (g - mean_g - x_hat_.row(i).array() * mean_g_x_hat);
+      } else {
+        dx.row(i).array() = inv_std_(i) * (g - mean_g - x_hat_.row(i).array() * mean_g_x_hat);
+      }
+    }
+  }
+
   Node<T>* x_;
   Node<T>* gamma_;
   Node<T>* beta_;
   T eps_;
   Matrix<T> x_hat_;
   Vector<T> inv_std_;
-  Matrix<T> g_;  // one row: dy gamma
+  Matrix<T> gamma_sums_;  // dL/dgamma of this pass
+  Matrix<T> beta_sums_;   // dL/dbeta of this pass
 };
 
 }  // namespace metnet::detail

@@ -8,6 +8,9 @@
 // no rules. A parameter leaf reads and accumulates into the Parameter<T> it
 // wraps instead of owning buffers.
 
+#include <memory>
+
+#include "metnet/autodiff/detail/thread_pool.hpp"
 #include "metnet/autodiff/parameter.hpp"
 #include "metnet/core/types.hpp"
 
@@ -17,6 +20,13 @@ template <class T>
 class Tape;
 
 namespace detail {
+
+// Execution settings of one tape, its thread pool and its kind of matrix
+// product, owned by the tape and shared by its nodes.
+struct Execution {
+  std::unique_ptr<ThreadPool> pool;  // null: everything on the calling thread
+  bool eigen_products = false;      // Eigen's GEMM, one thread, instead of the packed kernel of gemm.hpp
+};
 
 template <class T>
 class Node {
@@ -93,6 +103,21 @@ class Node {
     return *grad_;
   }
 
+  // Splits [0, count) into one contiguous range per thread of the tape,
+  // with boundaries at multiples of grain, and calls body(begin, end) for
+  // each, in parallel. Without a thread pool body(0, count) runs here.
+  template <class Body>
+  void for_ranges(Index count, Index grain, const Body& body) const {
+    if (execution_ != nullptr && execution_->pool != nullptr) {
+      execution_->pool->for_ranges(count, grain, body);
+    } else if (count > 0) {
+      body(Index(0), count);
+    }
+  }
+
+  bool eigen_products() const noexcept { return execution_ != nullptr && execution_->eigen_products; }
+  void set_execution(const Execution* execution) noexcept { execution_ = execution; }
+
   void set_requires_grad(bool requires_grad) noexcept { requires_grad_ = requires_grad; }
   void mark_input() noexcept { is_input_ = true; }
 
@@ -110,6 +135,7 @@ class Node {
   Matrix<T>* value_ = &own_value_;
   Matrix<T>* grad_ = &own_grad_;
   Parameter<T>* parameter_ = nullptr;
+  const Execution* execution_ = nullptr;
   bool requires_grad_ = false;
   bool is_input_ = false;
   bool has_grad_ = false;
