@@ -159,7 +159,8 @@ class MetNet {
   // with rotation, the reference MET components). A fraction of the events,
   // chosen from the seed, is held out for validation and early stopping. The
   // weights of the best validation epoch are kept. For a fixed seed and
-  // Eigen thread count the result is bit-reproducible.
+  // Eigen thread count (which matters only in builds with -fopenmp) the
+  // result is bit-reproducible, and options.threads does not change it.
   // Throws FormatError on a missing column, NumericError on NaN or infinite
   // values (naming column and row) or a non-finite loss, ConfigError on bad
   // options or a table that looks like MeV.
@@ -263,6 +264,7 @@ class MetNet {
     config.layer_norm_eps = layer_norm_eps_;
     Rng init_rng(options.seed, 0x1417ULL);
     Mlp<float> mlp(config, init_rng);
+    mlp.set_threads(options.threads);
     Adam<float> adam(mlp.parameters(), options.adam);
 
     TrainingResult result;
@@ -523,6 +525,9 @@ class MetNet {
     }
     if (options.patience < 0) {
       throw ConfigError("MetNet::fit: expected patience >= 0, found " + std::to_string(options.patience));
+    }
+    if (options.threads < 1) {
+      throw ConfigError("MetNet::fit: expected threads >= 1, found " + std::to_string(options.threads));
     }
   }
 

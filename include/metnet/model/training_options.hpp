@@ -63,6 +63,10 @@ struct TrainingOptions {
   // Optional column of per-event weights (e.g. "Weight"), multiplied into the sample weights.
   std::string event_weight_column;
   std::uint64_t seed = 1;
+  // Threads of the training passes (forward, backward) of the network. The
+  // trained weights do not depend on it, so a run may resume on another
+  // thread count. Must be at least 1.
+  int threads = 1;
   std::function<void(const TrainingProgress&)> progress;
   Index report_every = 50;
   // Training checkpoints: written atomically at every epoch end and, if

@@ -43,6 +43,7 @@ struct TrainArguments {
   int checkpoint_every = 0;
   bool resume = false;
   std::uint64_t seed = 1;
+  int threads = 1;
   std::filesystem::path output;
 };
 
@@ -100,6 +101,7 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
   }
   options.patience = arguments.patience;
   options.seed = arguments.seed;
+  options.threads = arguments.threads;
   options.use_sample_weights = arguments.sample_weights;
   options.sample_weights.weight_to = arguments.flat_to;
   // Keep the histogram range 25 % beyond the flattened part, as the defaults do (450 over 360 GeV).
@@ -205,6 +207,10 @@ inline void add_train_command(CLI::App& app) {
                     "Continue from --checkpoint if it exists; the result equals an uninterrupted run with the same "
                     "events and options");
   command->add_option("--seed", arguments->seed, "Seed of the split, the initial weights and the shuffling")
+      ->capture_default_str();
+  command->add_option("--threads", arguments->threads,
+                      "Threads of the training passes; the trained weights do not depend on it")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_option("-o,--output", arguments->output, "Weights file to write (.json)")->required();
   command->callback([arguments, sinkhorn_weight] {
