@@ -275,3 +275,24 @@ TEST_CASE("cosine decay spans every fit step", "[model][fit]") {
   model.fit(events, options);
   CHECK(steps == 30);
 }
+
+TEST_CASE("MetNet keeps the best or the last epoch", "[model][fit]") {
+  metnet::TrainingOptions options = quick_options(3);
+  metnet::MetNet<metnet::Huber> best(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  const auto result = best.fit(training_events(), options);
+  REQUIRE(result.best_epoch >= 0);
+
+  // Training stops after the best epoch and keeps its last epoch: the same
+  // trajectory, so the same weights as the best epoch of the longer run.
+  options.keep_best = false;
+  options.epochs = result.best_epoch + 1;
+  metnet::MetNet<metnet::Huber> truncated(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  truncated.fit(training_events(), options);
+  check_same_weights(best, truncated);
+
+  options.epochs = 3;
+  metnet::MetNet<metnet::Huber> last(metnet::FeatureSchema{}, metnet::NetworkShape{1, 16});
+  last.fit(training_events(), options);
+  const bool same = best.document().network.linear[0].weight == last.document().network.linear[0].weight;
+  CHECK(same == (result.best_epoch == 2));
+}

@@ -158,7 +158,8 @@ class MetNet {
   // Trains on `events` (GeV; must hold every schema input, the targets and,
   // with rotation, the reference MET components). A fraction of the events,
   // chosen from the seed, is held out for validation and early stopping. The
-  // weights of the best validation epoch are kept. For a fixed seed and
+  // weights of the best validation epoch are kept, or those of the last epoch
+  // when options.keep_best is false. For a fixed seed and
   // Eigen thread count (which matters only in builds with -fopenmp) the
   // result is bit-reproducible, and options.threads does not change it.
   // Throws FormatError on a missing column, NumericError on NaN or infinite
@@ -408,7 +409,7 @@ class MetNet {
       }
     }
 
-    install(input_scaling_, target_scaling_, best);
+    install(input_scaling_, target_scaling_, options.keep_best ? best : mlp.weights());
     return result;
   }
 

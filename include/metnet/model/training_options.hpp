@@ -57,6 +57,10 @@ struct TrainingOptions {
   double validation_fraction = 0.1;
   // Epochs without a better validation loss before training stops; 0 never stops early.
   int patience = 5;
+  // Weights that fit() installs: those of the best validation epoch (true),
+  // or those of the last epoch (false). The last epoch suits a learning-rate
+  // schedule that decays to the end, when the validation loss is noisy.
+  bool keep_best = true;
   // Weight events by the reciprocal of the true-MET histogram.
   bool use_sample_weights = true;
   TruthWeightSettings sample_weights;

@@ -36,6 +36,7 @@ struct TrainArguments {
   bool sinkhorn_weight_given = false;
   double validation_fraction = 0.1;
   int patience = 5;
+  std::string keep = "best";
   bool sample_weights = true;
   double flat_to = TruthWeightSettings{}.weight_to;
   bool residual = false;
@@ -100,6 +101,7 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
     options.adam.schedule = cosine_decay(options, events.rows());
   }
   options.patience = arguments.patience;
+  options.keep_best = arguments.keep == "best";
   options.seed = arguments.seed;
   options.threads = arguments.threads;
   options.use_sample_weights = arguments.sample_weights;
@@ -117,6 +119,8 @@ TrainingResult train_and_save(const EventTable& events, const TrainArguments& ar
   model.metadata()["training_events"] = std::to_string(result.training_events);
   model.metadata()["validation_events"] = std::to_string(result.validation_events);
   model.metadata()["best_epoch"] = std::to_string(result.best_epoch + 1);
+  model.metadata()["kept_epoch"] =
+      std::to_string(arguments.keep == "best" ? result.best_epoch + 1 : static_cast<int>(result.train_loss.size()));
   std::string sources;
   for (const std::filesystem::path& path : arguments.events) {
     sources += (sources.empty() ? "" : " ") + path.string();
@@ -150,7 +154,8 @@ inline void run_train(const TrainArguments& arguments) {
   std::cout << "best epoch " << result.best_epoch + 1 << " of " << result.train_loss.size()
             << (result.stopped_early ? " (stopped early)" : "") << ": validation loss "
             << result.validation_loss[static_cast<std::size_t>(result.best_epoch)] << "; wrote "
-            << arguments.output.string() << '\n';
+            << (arguments.keep == "best" ? "its" : "the last epoch's") << " weights to " << arguments.output.string()
+            << '\n';
 }
 
 inline void add_train_command(CLI::App& app) {
@@ -186,6 +191,11 @@ inline void add_train_command(CLI::App& app) {
   command->add_option("--patience", arguments->patience, "Epochs without a better validation loss before stopping; 0 "
                                                          "never stops early")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--keep", arguments->keep,
+                      "Weights to write: best (the epoch with the lowest validation loss) or last (the last "
+                      "epoch, for a schedule such as --lr-schedule cosine that decays to the end)")
+      ->check(CLI::IsMember({"best", "last"}))
       ->capture_default_str();
   command->add_flag("!--no-sample-weights", arguments->sample_weights,
                     "Train without the reciprocal true-MET histogram weights (which flatten the true-MET spectrum)");
