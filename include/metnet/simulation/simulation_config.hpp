@@ -54,7 +54,9 @@ struct ProcessTuning {
   double isr_mean_count = 3.6;  // Poisson mean of ISR partons
   double isr_pt_min = 8.0;      // Pareto x_min
   double isr_alpha = 1.35;      // Pareto index; larger is a softer spectrum
-  double soft_recoil_sigma = 7.0;  // per-axis width of the soft recoil k
+  // Per-axis width of the soft recoil k at the mean soft sum ET. An event's
+  // width is this times sqrt(soft sum ET / mean).
+  double soft_recoil_sigma = 7.0;
   double soft_sum_et_mean = 80.0;  // mean of the hard-scatter soft sum ET, Gamma(3)
   // Share of ISR partons that are b or c quarks. They take the b-jet
   // semileptonic decays (jets.b_semileptonic_probability), whose neutrinos

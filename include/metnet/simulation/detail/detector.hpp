@@ -185,7 +185,7 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
   out.weight = truth.weight;
   double soft_x = truth.recoil_x;
   double soft_y = truth.recoil_y;
-  double soft_sum_et = gamma(rng, 3.0, config.tuning(process).soft_sum_et_mean / 3.0);
+  double soft_sum_et = truth.soft_sum_et;
 
   SmallVector<RecoJet, 64> jets;
   SmallVector<RecoObject, 16> muons;

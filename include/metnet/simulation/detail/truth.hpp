@@ -51,6 +51,7 @@ struct TruthEvent {
   double true_y = 0.0;
   double recoil_x = 0.0;  // soft recoil k
   double recoil_y = 0.0;
+  double soft_sum_et = 0.0;  // scalar sum of the soft hard-scatter activity, GeV
   double weight = 1.0;  // generation-bias correction (SimulationConfig::bias)
 };
 
@@ -155,8 +156,16 @@ inline void generate_isr(Rng& rng, const ProcessTuning& tuning, const JetConfig&
     sum_x += p.px;
     sum_y += p.py;
   }
-  event.recoil_x = rng.normal(0.0, tuning.soft_recoil_sigma);
-  event.recoil_y = rng.normal(0.0, tuning.soft_recoil_sigma);
+  // The soft recoil is the imbalance of many soft particles, so its width
+  // grows with the square root of their scalar sum. It is soft_recoil_sigma
+  // at the mean sum.
+  event.soft_sum_et = gamma(rng, 3.0, tuning.soft_sum_et_mean / 3.0);
+  const double recoil_sigma =
+      tuning.soft_sum_et_mean > 0.0
+          ? tuning.soft_recoil_sigma * std::sqrt(event.soft_sum_et / tuning.soft_sum_et_mean)
+          : tuning.soft_recoil_sigma;
+  event.recoil_x = rng.normal(0.0, recoil_sigma);
+  event.recoil_y = rng.normal(0.0, recoil_sigma);
   system_px = -(sum_x + event.recoil_x);
   system_py = -(sum_y + event.recoil_y);
 }
