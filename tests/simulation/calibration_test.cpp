@@ -59,3 +59,27 @@ TEST_CASE("Z to mu mu resolution near ATLAS at mu 36.6", "[simulation][calibrati
   CHECK_THAT(std::sqrt(track / selected), WithinRel(16.43, 0.15));
   CHECK(std::sqrt(loose / selected) > std::sqrt(tight / selected));
 }
+
+TEST_CASE("Z to mu mu resolution near ATLAS by sum ET", "[simulation][calibration]") {
+  const auto z = metnet::simulate(Process::zmumu, 40000, metnet::SimulationConfig{}, 53, 2);
+  // ATLAS Z -> mu mu per-axis RMS of Tight (MET - true) in bins of Tight sum
+  // ET: 13.09 GeV at 125-150 GeV and 18.21 GeV at 175-200 GeV.
+  const auto tight_rms = [&](double low, double high) {
+    double sum = 0.0;
+    int selected = 0;
+    for (metnet::Index i = 0; i < z.rows(); ++i) {
+      const double sum_et = z.column("Tight_Final_SumET")(i);
+      if (z.column("N_Muons")(i) != 2.0F || sum_et < low || sum_et >= high) {
+        continue;
+      }
+      const double dx = z.column("Tight_Final_EX")(i) - z.column("True_EX")(i);
+      const double dy = z.column("Tight_Final_EY")(i) - z.column("True_EY")(i);
+      sum += 0.5 * (dx * dx + dy * dy);
+      ++selected;
+    }
+    REQUIRE(selected > 1000);
+    return std::sqrt(sum / selected);
+  };
+  CHECK_THAT(tight_rms(125.0, 150.0), WithinRel(13.09, 0.15));
+  CHECK_THAT(tight_rms(175.0, 200.0), WithinRel(18.21, 0.15));
+}
