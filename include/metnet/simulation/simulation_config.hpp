@@ -123,7 +123,7 @@ struct SoftTermConfig {
 
   // Cluster soft term (CST): response s_true + N(0, c0 + c_mu mu + c_s sum_et_hs).
   double cluster_response = 0.85;
-  double cluster_noise_const = 25.0;
+  double cluster_noise_const = 35.0;
   double cluster_noise_per_mu = 6.0;
   double cluster_noise_per_sum_et = 0.15;
   // Correlation of the CST noise with the TST noise on each axis: the
@@ -139,7 +139,10 @@ struct SoftTermConfig {
   double sub_threshold_cluster_scale = 0.40;
 
   double significance_sigma = 10.0;  // TST resolution per axis in the significance
-  double track_pt_mean = 3.1;  // mean PV track pT for PV_NTracks
+  // PV_NTracks: soft PV tracks of this mean pT, plus jet_tracks_per_sqrt_gev
+  // * sqrt(PV-track pT / GeV) tracks per hard-scatter jet in |eta| < 2.5.
+  double soft_track_pt_mean = 1.0;
+  double jet_tracks_per_sqrt_gev = 0.85;
 };
 
 struct StopConfig {

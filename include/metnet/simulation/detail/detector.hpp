@@ -454,10 +454,11 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
 
   // 10. Auxiliary variables from the Loose hard jets and the tracks.
   double sum_pu_sq = 0.0;
-  double hs_track_pt = 0.0;
+  double hs_jet_tracks = 0.0;
   for (const RecoJet& jet : jets) {
     if (jet.hard_scatter && std::abs(jet.eta) < 2.5) {
-      hs_track_pt += jet.track_pt;
+      // The charged multiplicity of a jet grows like the square root of its pT, not linearly.
+      hs_jet_tracks += sc.jet_tracks_per_sqrt_gev * std::sqrt(jet.track_pt);
     }
     if (jet.pt < jc.min_pt_passed) {
       continue;
@@ -478,7 +479,7 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
   }
   out.sum_jet_pileup = std::sqrt(sum_pu_sq);
 
-  const double pv_track_mean = central_leptons + (hs_track_pt + track_scale * hs_sum_et) / sc.track_pt_mean;
+  const double pv_track_mean = central_leptons + hs_jet_tracks + track_scale * hs_sum_et / sc.soft_track_pt_mean;
   out.pv_tracks = static_cast<int>(poisson(rng, pv_track_mean));
   const PileupConfig& pc = config.pileup;
   const double eff_2 = std::max(pc.vertex_eff_2_const - pc.vertex_eff_2_slope * mu, pc.vertex_eff_2_min);
