@@ -188,8 +188,8 @@ struct SimulationConfig {
   GenerationBias bias;
 
   // ttbar and stop pairs. NOTE: isr_count_shape 1.5 would widen N_Jets from
-  // 1.50 to 1.66 (ATLAS 1.74), but PV_NTracks and SumET_FWD_Jets then come
-  // out more than 15 % too wide, so the count stays Poisson.
+  // 1.49 to 1.65 (ATLAS 1.74), but the ttbar resolution above 900 GeV of
+  // Tight sum ET then comes out 13-16 % too high, so the count stays Poisson.
   ProcessTuning ttbar{3.6, 8.0, 1.35, 7.0, 80.0};
   ProcessTuning ww{2.5, 8.0, 1.45, 6.0, 60.0};
   // Z -> mu mu: 41 % heavy-flavour ISR gives 8.8 % of the events a true MET
