@@ -6,8 +6,10 @@ Net S and Net L at batch 1024, for comparison with metnet's training step.
 Run with Debian's interpreter, after installing libopenblas0-pthread (the
 reference BLAS makes PyTorch 10-35 times slower):
     /usr/bin/python3 benchmarks/pytorch_train_step.py --threads 1
-Prints the median time per step and events per second over interleaved
-rounds of Net S and Net L.
+Prints the median wall time per step, events per second and the median
+process CPU time per step (all threads together) over interleaved rounds of
+Net S and Net L. On a loaded machine the CPU time is the figure to compare
+with the CPU column of BM_TrainStep.
 """
 
 import argparse
@@ -30,15 +32,16 @@ def make_network(inputs: int, width: int, layers: int) -> torch.nn.Sequential:
     return torch.nn.Sequential(*modules)
 
 
-def time_steps(network, optimiser, loss_function, inputs, targets, steps: int) -> float:
-    """Return the mean seconds per training step over `steps` steps."""
+def time_steps(network, optimiser, loss_function, inputs, targets, steps: int) -> tuple:
+    """Return the mean wall and process CPU seconds per training step over `steps` steps."""
     start = time.perf_counter()
+    start_cpu = time.process_time()
     for _ in range(steps):
         optimiser.zero_grad(set_to_none=True)
         loss = loss_function(network(inputs), targets)
         loss.backward()
         optimiser.step()
-    return (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / steps, (time.process_time() - start_cpu) / steps
 
 
 def main() -> None:
@@ -67,9 +70,10 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {arguments.batch}")
     for name, values in times.items():
-        step = statistics.median(values)
+        step = statistics.median(wall for wall, _ in values)
+        cpu = statistics.median(cpu for _, cpu in values)
         print(f"BM_TrainStep/{name}/{arguments.batch} (PyTorch): {step * 1e3:8.2f} ms per step, "
-              f"{arguments.batch / step:9.0f} events/s")
+              f"{arguments.batch / step:9.0f} events/s, {cpu * 1e3:8.2f} ms CPU per step")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 //
 // Operations: x W^T (W stored outputs x inputs, as torch.nn.Linear),
 // bias add, the fused linear layer, ReLU, SiLU, tanh, layer normalisation,
+// SiLU and layer normalisation fused,
 // elementwise add and scale, sum and mean, and a node that wraps any
 // metnet::Loss. Their definitions and derivatives are written beside each
 // node in autodiff/detail/. Not provided: higher derivatives, broadcasting
@@ -38,6 +39,7 @@
 #include "metnet/autodiff/detail/loss_node.hpp"
 #include "metnet/autodiff/detail/node.hpp"
 #include "metnet/autodiff/detail/reduction_nodes.hpp"
+#include "metnet/autodiff/detail/silu_layer_norm_node.hpp"
 #include "metnet/autodiff/parameter.hpp"
 #include "metnet/autodiff/var.hpp"
 #include "metnet/core/error.hpp"
@@ -163,6 +165,28 @@ class Tape {
                         "; PyTorch's default is 1e-5");
     }
     return record<detail::LayerNormNode<T>>(x.node(), gamma.node(), beta.node(), eps);
+  }
+
+  // layer_norm(silu(x), gamma, beta, eps) as one operation, which stores the
+  // mean and 1 / std of each row instead of three intermediate matrices. x
+  // may have at most max_silu_layer_norm_width columns.
+  static constexpr Index max_silu_layer_norm_width = detail::SiluLayerNormNode<T>::max_width;
+
+  Var<T> silu_layer_norm(Var<T> x, Var<T> gamma, Var<T> beta, T eps = T(1e-5)) {
+    check_owned(x, "silu_layer_norm");
+    check_owned(gamma, "silu_layer_norm");
+    check_owned(beta, "silu_layer_norm");
+    check_bias(gamma, x.cols(), "silu_layer_norm gamma");
+    check_bias(beta, x.cols(), "silu_layer_norm beta");
+    if (x.cols() > max_silu_layer_norm_width) {
+      throw ShapeError("Tape::silu_layer_norm: expected at most " + std::to_string(max_silu_layer_norm_width) +
+                       " columns, found " + std::to_string(x.cols()) + "; use silu, then layer_norm");
+    }
+    if (!(eps > T(0))) {
+      throw ConfigError("Tape::silu_layer_norm: eps must be positive, found " + std::to_string(eps) +
+                        "; PyTorch's default is 1e-5");
+    }
+    return record<detail::SiluLayerNormNode<T>>(x.node(), gamma.node(), beta.node(), eps);
   }
 
   Var<T> add(Var<T> a, Var<T> b) {

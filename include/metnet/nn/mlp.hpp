@@ -132,9 +132,17 @@ class Mlp {
   void set_threads(int threads) { tape_.set_threads(threads); }
   int threads() const noexcept { return tape_.threads(); }
 
-  // Use Eigen's GEMM on one thread for the products instead of the packed
-  // kernel: the reference path for tests and benchmarks.
-  void set_eigen_products(bool enabled) { tape_.set_eigen_products(enabled); }
+  // Train on the path metnet used before the packed kernel, kept as the
+  // reference for tests and benchmarks: Eigen's GEMM on one thread for the
+  // products, and separate SiLU and LayerNorm nodes.
+  void set_eigen_products(bool enabled) {
+    tape_.set_eigen_products(enabled);
+    if (enabled != eigen_products_) {
+      eigen_products_ = enabled;
+      tape_.clear();
+      input_ = output_ = Var<T>();
+    }
+  }
 
   // Whether backward also computes dL/dinput (read it with input_grad()).
   // Off by default, which skips one matrix product of the first layer.
@@ -262,8 +270,16 @@ class Mlp {
     tape_.clear();
     input_ = tape_.input(input, input_grad_enabled_);
     Var<T> h = input_;
+    // SiLU and LayerNorm as one node, which keeps fewer intermediate values.
+    const bool fused = !eigen_products_ && config_.activation == Activation::silu && config_.layer_norm &&
+                       config_.width <= Tape<T>::max_silu_layer_norm_width;
     for (Index layer = 0; layer < config_.hidden_layers; ++layer) {
       h = tape_.linear(h, tape_.parameter(linear_weight(layer)), tape_.parameter(linear_bias(layer)));
+      if (fused) {
+        h = tape_.silu_layer_norm(h, tape_.parameter(norm_gamma(layer)), tape_.parameter(norm_beta(layer)),
+                                  static_cast<T>(config_.layer_norm_eps));
+        continue;
+      }
       h = record_activation(h);
       if (config_.layer_norm) {
         h = tape_.layer_norm(h, tape_.parameter(norm_gamma(layer)), tape_.parameter(norm_beta(layer)),
@@ -281,6 +297,7 @@ class Mlp {
   Var<T> output_;
   Matrix<T> loss_grad_;
   bool input_grad_enabled_ = false;
+  bool eigen_products_ = false;
 };
 
 }  // namespace metnet

@@ -138,7 +138,7 @@ class LinearNode final : public Node<T> {
     problem.rows = rows;
     problem.cols = b.cols;
     problem.depth = b.rows;
-    this->for_ranges(rows, batch_events, [&](Index begin, Index end) { gemm_rows(problem, begin, end); });
+    this->for_ranges(rows, gemm_tile_rows, [&](Index begin, Index end) { gemm_rows(problem, begin, end); });
   }
 
   Node<T>* x_;
