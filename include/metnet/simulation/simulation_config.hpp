@@ -97,9 +97,10 @@ struct JetConfig {
   // Jets with a calibrated pT below this are never passed to METMaker.
   double min_pt_passed = 20.0;
 
-  // Per light or gluon jet in |eta| < 2.37 above 30 GeV: chance to split off
-  // an isolated photon carrying a U(0.5, 1) share of its pT.
-  double photon_split_probability = 0.017;
+  // Chance that a light-quark jet in |eta| < 2.37 above 30 GeV splits off an
+  // isolated photon carrying a U(0.5, 1) share of its pT. Gluon jets split
+  // off none, because gluons do not radiate photons directly.
+  double photon_split_probability = 0.025;
 };
 
 struct LeptonConfig {

@@ -243,7 +243,8 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
       }
     }
 
-    const bool neutral_candidate = parton.kind == PartonKind::light_quark || parton.kind == PartonKind::gluon;
+    // Gluons do not radiate photons directly, unlike quarks (q -> q gamma).
+    const bool neutral_candidate = parton.kind == PartonKind::light_quark;
     if (neutral_candidate && pt > 30.0 && std::abs(eta) < 2.37 && rng.uniform() < jc.photon_split_probability) {
       const double photon_pt = rng.uniform(0.5, 1.0) * pt;
       if (photon_pt > lc.photon_pt_min && rng.uniform() < lc.photon_eff) {
