@@ -116,7 +116,8 @@ TEST_CASE("Sinkhorn gradient is the envelope gradient", "[loss][sinkhorn][gradie
 
 TEST_CASE("Sinkhorn matches POT at several epsilons", "[loss][sinkhorn]") {
   // Reference values from tests/loss/make_sinkhorn_fixture.py (POT 0.8.2,
-  // ot.sinkhorn with method="sinkhorn_log", marginals met to 1e-7).
+  // ot.sinkhorn with method="sinkhorn_log", or POT's epsilon scaling for
+  // the MET-like cases, marginals met to 1e-7).
   std::ifstream file(std::string(METNET_TEST_DATA_DIR) + "/loss/sinkhorn_fixture.json");
   REQUIRE(file.good());
   const auto fixture = nlohmann::json::parse(file);
@@ -126,10 +127,23 @@ TEST_CASE("Sinkhorn matches POT at several epsilons", "[loss][sinkhorn]") {
     const auto y = points(item.at("y").get<std::vector<std::vector<double>>>());
     const auto x_weights = vector_from(item.at("x_weights").get<std::vector<double>>());
     const auto y_weights = vector_from(item.at("y_weights").get<std::vector<double>>());
+    // The MET-like cases (256 points with long tails at eps 0.01) stop at
+    // tolerance 1e-6, with the accelerated solver only: there the plain
+    // solver needs 54000 iterations on the clustered case and more than
+    // 100000 on the other. Below about 1e-8 the marginal error of the
+    // accelerated solver stalls in double precision.
+    // NOTE: the cause of that stall is not known.
+    const bool long_tails = item.at("name").get<std::string>().rfind("MET-like", 0) == 0;
     for (const bool accelerated : {true, false}) {
+      if (long_tails && !accelerated) {
+        continue;
+      }
       INFO("accelerated solver " << accelerated);
       Sinkhorn loss = precise(item.at("eps").get<double>());
       loss.accelerated = accelerated;
+      if (long_tails) {
+        loss.tolerance = 1e-6;
+      }
       const auto result = loss.divergence_and_gradient<double>(x, x_weights, y, y_weights);
       CHECK(result.converged);
       // POT's plans meet the marginals to 1e-7, so the values agree to about
@@ -139,9 +153,41 @@ TEST_CASE("Sinkhorn matches POT at several epsilons", "[loss][sinkhorn]") {
       CHECK_THAT(result.ot_xx, WithinRel(item.at("ot_xx").get<double>(), 1e-6));
       CHECK_THAT(result.ot_yy, WithinRel(item.at("ot_yy").get<double>(), 1e-6));
       const auto gradient = points(item.at("gradient").get<std::vector<std::vector<double>>>());
-      CHECK(metnet::test::relative_error(result.gradient, gradient) < 1e-6);
+      // The gradient is a difference of barycentres and converges more
+      // slowly: 2.4e-6 on the trained MET-like case at tolerance 1e-6.
+      CHECK(metnet::test::relative_error(result.gradient, gradient) < (long_tails ? 1e-5 : 1e-6));
     }
   }
+}
+
+TEST_CASE("Sinkhorn float on long-tailed clouds", "[loss][sinkhorn]") {
+  // The training setting (float, default tolerance and iteration cap) on the
+  // long-tailed fixture cases. On the clustered case the solver before the
+  // starved-column update stopped at max_iterations with S = 0.0096 where
+  // POT gives 1.05: the far targets were cut off from every prediction's
+  // kernel row, and no Sinkhorn iteration on the stored kernel could reach
+  // them.
+  std::ifstream file(std::string(METNET_TEST_DATA_DIR) + "/loss/sinkhorn_fixture.json");
+  REQUIRE(file.good());
+  const auto fixture = nlohmann::json::parse(file);
+  int cases = 0;
+  for (const auto& item : fixture.at("cases")) {
+    const auto name = item.at("name").get<std::string>();
+    if (name.rfind("MET-like", 0) != 0) {
+      continue;
+    }
+    ++cases;
+    INFO(name);
+    const auto x = points<float>(item.at("x").get<std::vector<std::vector<double>>>());
+    const auto y = points<float>(item.at("y").get<std::vector<std::vector<double>>>());
+    const Sinkhorn loss{.epsilon = item.at("eps").get<double>()};
+    const auto result = loss.divergence_and_gradient<float>(x, Vector<float>(), y, Vector<float>());
+    CHECK(result.converged);
+    CHECK_THAT(result.divergence, WithinRel(item.at("divergence").get<float>(), 1e-3F));
+    const auto gradient = points(item.at("gradient").get<std::vector<std::vector<double>>>());
+    CHECK(metnet::test::relative_error(Matrix<double>(result.gradient.cast<double>()), gradient) < 2e-2);
+  }
+  CHECK(cases == 2);
 }
 
 TEST_CASE("Sinkhorn accelerated solver matches plain solver", "[loss][sinkhorn]") {
