@@ -15,24 +15,47 @@
 // one denormal of it. tanh uses Eigen's tanh, which is bounded for every
 // finite input. Reference: torch.sigmoid, torch.nn.functional.silu, torch.tanh.
 
+#include <cmath>
+
+#include <Eigen/Core>
+
 #include "metnet/core/types.hpp"
 
 namespace metnet::detail {
 
-// Write sigmoid(x) into sigmoid, two arrays or blocks of the same shape;
-// they may be the same array.
-template <class XArray, class SArray>
-void sigmoid_into(const XArray& x, SArray&& sigmoid) {
-  using T = typename XArray::Scalar;
-  sigmoid = (-x.abs()).exp();  // e = exp(-|x|), in (0, 1]
-  sigmoid = (x >= T(0)).select(T(1) / (T(1) + sigmoid), sigmoid / (T(1) + sigmoid));
+// Write sigmoid(x[i]) into sigmoid[i] for i < n; x and sigmoid may be the
+// same array. Whole packets use Eigen's vectorised exp and the values after
+// the last whole packet std::exp, so each element's result depends only on
+// its position from x. Written with packet operations because Eigen 3.4
+// does not vectorise select().
+template <class T>
+void sigmoid_into(const T* x, T* sigmoid, Index n) {
+  using P = Eigen::internal::packet_traits<T>;
+  using Packet = typename P::type;
+  constexpr Index lanes = P::size;
+  Index i = 0;
+  if constexpr (P::Vectorizable && P::HasExp && lanes > 1) {
+    const Packet one = Eigen::internal::pset1<Packet>(T(1));
+    const Packet zero = Eigen::internal::pset1<Packet>(T(0));
+    for (; i + lanes <= n; i += lanes) {
+      const Packet value = Eigen::internal::ploadu<Packet>(x + i);
+      // e = exp(-|x|), in (0, 1]; the numerator is 1 for x >= 0 and e below.
+      const Packet e = Eigen::internal::pexp(Eigen::internal::pnegate(Eigen::internal::pabs(value)));
+      const Packet numerator = Eigen::internal::pselect(Eigen::internal::pcmp_lt(value, zero), e, one);
+      Eigen::internal::pstoreu(sigmoid + i, Eigen::internal::pdiv(numerator, Eigen::internal::padd(one, e)));
+    }
+  }
+  for (; i < n; ++i) {
+    const T e = std::exp(-std::abs(x[i]));
+    sigmoid[i] = (x[i] < T(0) ? e : T(1)) / (T(1) + e);
+  }
 }
 
 // Write sigmoid(x) into sigmoid; the two may be the same matrix.
 template <class T>
 void compute_sigmoid(const Matrix<T>& x, Matrix<T>& sigmoid) {
   sigmoid.resize(x.rows(), x.cols());
-  sigmoid_into(x.array(), sigmoid.array());
+  sigmoid_into(x.data(), sigmoid.data(), x.size());
 }
 
 // d silu / dx = s + x s (1 - s) = s (1 + x (1 - s)) with s = sigmoid(x).

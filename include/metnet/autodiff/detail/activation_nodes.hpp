@@ -42,11 +42,10 @@ class SiluNode final : public Node<T> {
   }
 
   // Rows are split between the tape's threads and, within a thread, handled
-  // chunk_rows at a time, so that the passes of sigmoid_into read them from
-  // L1. Chunks start at multiples of chunk_rows whatever the thread count.
-  // This matters because Eigen computes a block's elements before its first
-  // aligned packet and after its last one with std::exp, not its vectorised
-  // exp, so equal results need equal blocks.
+  // chunk_rows at a time, so that they stay in L1. Chunks start at multiples
+  // of chunk_rows whatever the thread count. This matters because
+  // sigmoid_into computes a chunk's values after its last whole packet with
+  // std::exp, not Eigen's vectorised exp, so equal results need equal chunks.
   void forward() override {
     const Matrix<T>& x = x_->value();
     Matrix<T>& y = this->value();
@@ -57,7 +56,7 @@ class SiluNode final : public Node<T> {
         const Index count = std::min<Index>(chunk_rows, end - row);
         const auto x_rows = x.middleRows(row, count).array();
         auto s = sigmoid_.middleRows(row, count).array();
-        sigmoid_into(x_rows, s);
+        sigmoid_into(x.data() + row * x.cols(), sigmoid_.data() + row * x.cols(), count * x.cols());
         y.middleRows(row, count).array() = x_rows * s;
       }
     });

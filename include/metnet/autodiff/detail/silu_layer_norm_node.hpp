@@ -87,9 +87,8 @@ class SiluLayerNormNode final : public Node<T> {
   void silu_row(Index i, T* activation, T* sigmoid) const {
     const Index d = h_->value().cols();
     const ConstRowMap h(h_->value().data() + i * d, d);
-    RowMap s(sigmoid, d);
-    sigmoid_into(h, s);
-    RowMap(activation, d) = h * s;
+    sigmoid_into(h.data(), sigmoid, d);
+    RowMap(activation, d) = h * ConstRowMap(sigmoid, d);
   }
 
   void forward_rows(Index begin, Index end) {
