@@ -13,15 +13,15 @@ with the CPU column of BM_TrainStep.
 """
 
 import argparse
+import os
 import statistics
+import sys
 import time
-
-import torch
 
 NETS = {"S": (77, 128, 10), "L": (76, 512, 5)}
 
 
-def make_network(inputs: int, width: int, layers: int) -> torch.nn.Sequential:
+def make_network(inputs: int, width: int, layers: int) -> "torch.nn.Sequential":
     """Build inputs -> layers x [Linear(width), SiLU, LayerNorm(width)] -> Linear(2)."""
     modules = []
     previous = inputs
@@ -51,6 +51,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds per network")
     parser.add_argument("--steps", type=int, default=5, help="steps per round")
     arguments = parser.parse_args()
+
+    # Debian's PyTorch runs its matrix products in the system BLAS (OpenBLAS
+    # with pthreads), whose thread count torch.set_num_threads does not set:
+    # without this, --threads 1 still ran the products on two threads. The
+    # variable must be set before the library is loaded.
+    if "torch" in sys.modules:
+        raise RuntimeError("torch was imported before OPENBLAS_NUM_THREADS could be set")
+    os.environ["OPENBLAS_NUM_THREADS"] = str(arguments.threads)
+    global torch  # pylint: disable=global-statement,invalid-name
+    import torch  # pylint: disable=import-outside-toplevel,redefined-outer-name
 
     torch.manual_seed(2024)
     torch.set_num_threads(arguments.threads)
