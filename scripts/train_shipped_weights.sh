@@ -2,7 +2,7 @@
 # Train the shipped weights with the metnet command-line tool:
 #   weights/metnet_huber.json           Huber (delta 1.5)
 #   weights/metnet_gnll.json            Gaussian NLL (predicts sigma and METNetSig)
-#   weights/metnet_huber_sinkhorn.json  Huber + Sinkhorn (lambda 1, epsilon 0.01)
+#   weights/metnet_huber_sinkhorn.json  Huber + Sinkhorn (lambda SINKHORN_WEIGHT, default 1; epsilon 0.01)
 # on simulated events with the Run-2 pile-up profile, never Z -> mu mu:
 #   1,000,000 ttbar (seed 1),
 #     200,000 ttbar with a true MET above 200 GeV (seed 21),
@@ -15,8 +15,7 @@
 # 600 GeV and a cosine learning-rate decay over all epochs, and keeps the
 # last epoch (--keep last): the validation loss on 5 % of the events, weighted
 # flat in true MET, is dominated by a few high-MET events and too noisy to pick
-# an epoch. The Sinkhorn divergence costs O(batch^2) per batch, so that
-# model uses batches of 256 and fewer epochs. Each model writes a checkpoint
+# an epoch. Each model writes a checkpoint
 # and resumes from it (--resume), and is skipped when its weights file exists.
 # Usage: scripts/train_shipped_weights.sh [MODEL...]  (writes weights/; MODEL is
 #        huber, gnll or huber_sinkhorn, all three by default; run one
@@ -30,9 +29,9 @@ out=${OUT:-weights}
 build_dir=build/shipped-weights
 data_dir=$build_dir/data
 if [[ $size == small ]]; then
-  events=4000 slice_200=400 slice_400=100 wlnu_events=1000 epochs=1 sinkhorn_epochs=1 layers=1 width=16
+  events=4000 slice_200=400 slice_400=100 wlnu_events=1000 epochs=1 layers=1 width=16
 else
-  events=1000000 slice_200=200000 slice_400=50000 wlnu_events=300000 epochs=14 sinkhorn_epochs=5 layers=4 width=128
+  events=1000000 slice_200=200000 slice_400=50000 wlnu_events=300000 epochs=14 layers=4 width=128
 fi
 
 bash scripts/install-deps.sh
@@ -75,7 +74,7 @@ for model in "${models[@]}"; do
   case $model in
     huber) train_model huber huber 1024 "$epochs" ;;
     gnll) train_model gnll gnll 1024 "$epochs" ;;
-    huber_sinkhorn) train_model huber_sinkhorn huber+sinkhorn 256 "$sinkhorn_epochs" --sinkhorn-weight 1 ;;
+    huber_sinkhorn) train_model huber_sinkhorn huber+sinkhorn 1024 "$epochs" --sinkhorn-weight "${SINKHORN_WEIGHT:-1}" ;;
     *) echo "unknown model '$model'; expected huber, gnll or huber_sinkhorn" >&2; exit 2 ;;
   esac
 done
