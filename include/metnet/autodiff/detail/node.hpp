@@ -103,9 +103,9 @@ class Node {
     return *grad_;
   }
 
-  // Splits [0, count) into one contiguous range per thread of the tape,
-  // with boundaries at multiples of grain, and calls body(begin, end) for
-  // each, in parallel. Without a thread pool body(0, count) runs here.
+  // Calls body(begin, end) on ranges that cover [0, count), with boundaries
+  // at multiples of grain, in parallel on the tape's threads (see
+  // ThreadPool::for_ranges). Without a thread pool body(0, count) runs here.
   template <class Body>
   void for_ranges(Index count, Index grain, const Body& body) const {
     if (execution_ != nullptr && execution_->pool != nullptr) {

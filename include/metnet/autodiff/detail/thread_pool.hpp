@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// A fixed team of threads for the training graph: run(body) calls body(part)
-// once for every part in [0, threads()), part 0 in the calling thread, and
-// returns when all parts have returned.
+// A fixed team of threads for the training graph. for_ranges cuts a range
+// into chunks, which the calling thread and the workers take in turn from a
+// shared counter. Which thread computes a chunk varies from call to call, so
+// callers keep results independent of it by fixing only the chunk
+// boundaries (multiples of grain) that their arithmetic depends on.
 //
 // Idle workers sleep on a condition variable and the caller waits on another
-// one, so no thread spins: on a machine whose cores are busy with other work
-// a waiting thread gives its core away. Starting a run allocates nothing.
+// one, so no thread spins. A worker that wakes after the caller has finished
+// every chunk skips the call, and the caller does not wait for it. So on a
+// machine whose cores are busy with other work, the caller does the chunks
+// that a descheduled worker cannot. Starting a call allocates nothing.
 // Bodies must not throw (a throwing worker ends the program through
-// std::terminate) and must not call run on the same pool.
+// std::terminate) and must not call for_ranges on the same pool.
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -26,8 +31,8 @@ class ThreadPool {
   // Starts threads - 1 workers; threads must be at least 1.
   explicit ThreadPool(int threads) {
     workers_.reserve(static_cast<std::size_t>(std::max(threads, 1) - 1));
-    for (int part = 1; part < threads; ++part) {
-      workers_.emplace_back([this, part] { work(part); });
+    for (int worker = 1; worker < threads; ++worker) {
+      workers_.emplace_back([this] { work(); });
     }
   }
 
@@ -47,13 +52,10 @@ class ThreadPool {
 
   int threads() const noexcept { return static_cast<int>(workers_.size()) + 1; }
 
-  template <class Body>
-  void run(const Body& body) {
-    run_erased([](const void* context, int part) { (*static_cast<const Body*>(context))(part); }, &body);
-  }
-
-  // Splits [0, count) into threads() contiguous ranges whose boundaries are
-  // multiples of grain, and calls body(begin, end) for each non-empty one.
+  // Calls body(begin, end) on ranges that cover [0, count) once, with
+  // boundaries at multiples of grain, and returns when all have returned.
+  // With several threads the range is cut into about chunks_per_thread
+  // chunks per thread.
   template <class Body>
   void for_ranges(Index count, Index grain, const Body& body) {
     const Index parts = threads();
@@ -63,42 +65,47 @@ class ThreadPool {
       }
       return;
     }
-    const Index share = round_up_to((count + parts - 1) / parts, grain);
-    run([&](int part) {
-      const Index begin = std::min<Index>(count, part * share);
-      const Index end = std::min<Index>(count, begin + share);
-      if (begin < end) {
-        body(begin, end);
+    const Index chunk = round_up_to((count + parts * chunks_per_thread - 1) / (parts * chunks_per_thread), grain);
+    const Index chunks = (count + chunk - 1) / chunk;
+    next_chunk_.store(0, std::memory_order_relaxed);
+    const auto take_chunks = [&] {
+      for (Index index = next_chunk_.fetch_add(1, std::memory_order_relaxed); index < chunks;
+           index = next_chunk_.fetch_add(1, std::memory_order_relaxed)) {
+        const Index begin = index * chunk;
+        body(begin, std::min<Index>(count, begin + chunk));
       }
-    });
+    };
+    run(take_chunks);
   }
 
  private:
-  using Task = void (*)(const void*, int);
+  using TaskFunction = void (*)(const void*);
+
+  static constexpr Index chunks_per_thread = 8;
 
   static Index round_up_to(Index n, Index multiple) noexcept {
     return multiple <= 1 ? n : (n + multiple - 1) / multiple * multiple;
   }
 
-  void run_erased(Task task, const void* context) {
-    if (workers_.empty()) {
-      task(context, 0);
-      return;
-    }
+  // Runs task() here and on every worker that wakes before this thread has
+  // finished it, and returns when all that started it have finished.
+  template <class Task>
+  void run(const Task& task) {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
-      task_ = task;
-      context_ = context;
-      pending_ = workers_.size();
+      task_ = [](const void* context) { (*static_cast<const Task*>(context))(); };
+      context_ = &task;
+      open_ = true;
       ++generation_;
     }
     start_.notify_all();
-    task(context, 0);
+    task();
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    open_ = false;
+    done_.wait(lock, [this] { return active_ == 0; });
   }
 
-  void work(int part) {
+  void work() {
     std::uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
@@ -107,12 +114,16 @@ class ThreadPool {
         return;
       }
       seen = generation_;
-      const Task task = task_;
+      if (!open_) {
+        continue;  // the caller has already finished this task
+      }
+      const TaskFunction task = task_;
       const void* context = context_;
+      ++active_;
       lock.unlock();
-      task(context, part);
+      task(context);
       lock.lock();
-      if (--pending_ == 0) {
+      if (--active_ == 0) {
         done_.notify_one();
       }
     }
@@ -121,10 +132,12 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable start_;
   std::condition_variable done_;
-  Task task_ = nullptr;
+  TaskFunction task_ = nullptr;
   const void* context_ = nullptr;
-  std::size_t pending_ = 0;
+  bool open_ = false;     // the caller has not finished the current task
+  int active_ = 0;        // workers running the current task
   std::uint64_t generation_ = 0;
+  std::atomic<Index> next_chunk_{0};
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };
