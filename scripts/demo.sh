@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, build the metnet command-line tool in Release and
 # run its demo: simulate ttbar, MET-filtered ttbar, W -> l nu and Z -> mu mu,
-# train METNet (Huber loss; --loss huber+sinkhorn for the Sinkhorn variant)
+# train METNet (Huber + Sinkhorn loss; --loss huber for Huber alone)
 # and print its resolution against the working points.
 # Usage: scripts/demo.sh [metnet demo options, e.g. --output-dir DIR --events N --epochs E]
 set -euo pipefail
