@@ -13,9 +13,9 @@
 # (4 x 128, SiLU, layer normalisation) regresses the correction to the Tight
 # MET (--residual). Training uses sample weights flat in true MET up to
 # 600 GeV and a cosine learning-rate decay over all epochs, and keeps the
-# last epoch (--keep last): the validation loss on 5 % of the events, weighted
-# flat in true MET, is dominated by a few high-MET events and too noisy to pick
-# an epoch. Each model writes a checkpoint
+# last epoch (--keep last). The validation loss on 5 % of the events is
+# weighted flat in true MET, so a few high-MET events dominate it and it is
+# too noisy to pick an epoch. Each model writes a checkpoint
 # and resumes from it (--resume), and is skipped when its weights file exists.
 # Usage: scripts/train_shipped_weights.sh [MODEL...]  (writes weights/; MODEL is
 #        huber, gnll or huber_sinkhorn, all three by default; run one
