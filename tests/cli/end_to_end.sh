@@ -18,7 +18,7 @@ ok "$metnet" simulate --process ww --events 10 --mu-profile fixed --mu 30 --seed
 ok "$metnet" train train.csv --loss huber --layers 1 --width 16 --epochs 2 --batch-size 256 -o huber.json
 ok "$metnet" train train.csv --loss gnll --layers 1 --width 16 --epochs 1 --batch-size 256 -o gnll.json
 ok "$metnet" train train.csv --loss huber+sinkhorn --layers 1 --width 8 --epochs 1 --batch-size 64 \
-  --validation-fraction 0.05 -o sinkhorn.json
+  --validation-fraction 0.05 --sinkhorn-epsilon 0.05 -o sinkhorn.json
 ok "$metnet" simulate --process ttbar --events 200 --min-true-met 150 --seed 4 -o filtered.csv
 grep -q "truth filter: kept 200 of" out.txt || fail "simulate: no filter efficiency in the output: $(cat out.txt)"
 [[ $(wc -l < filtered.csv) -eq 201 ]] || fail "simulate with a filter: expected 200 events and a header"
@@ -36,6 +36,7 @@ for field in "74 inputs" "Tight_Final" "gaussian_nll" "parameters" "git_revision
 done
 ok "$metnet" inspect sinkhorn.json
 grep -q "huber+sinkhorn" out.txt || fail "inspect: the Sinkhorn model is not named huber+sinkhorn"
+grep -q "second.epsilon = 0.05" out.txt || fail "inspect: --sinkhorn-epsilon 0.05 is not in the weights file"
 
 # Bad inputs.
 sed '1s/Tight_Final_SumET/Renamed_SumET/' train.csv > no_column.csv
@@ -61,6 +62,7 @@ bad "already has a column" out9.csv "$metnet" predict huber.json predicted.csv -
 bad "higgs not in" out10.csv "$metnet" simulate --process higgs --events 10 -o out10.csv
 bad "fixed needs --mu" out11.csv "$metnet" simulate --mu-profile fixed --events 10 -o out11.csv
 bad "sinkhorn-weight" out12.json "$metnet" train train.csv --loss huber --sinkhorn-weight 2 -o out12.json
+bad "sinkhorn-epsilon" out15.json "$metnet" train train.csv --loss gnll --sinkhorn-epsilon 0.1 -o out15.json
 bad "filter.max_true_met" out13.csv "$metnet" simulate --min-true-met 300 --max-true-met 200 --events 10 -o out13.csv
 bad "lr-schedule" out14.json "$metnet" train train.csv --loss huber --lr-schedule linear -o out14.json
 

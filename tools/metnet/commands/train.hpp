@@ -34,6 +34,8 @@ struct TrainArguments {
   std::string lr_schedule = "constant";
   double sinkhorn_weight = 1.0;
   bool sinkhorn_weight_given = false;
+  double sinkhorn_epsilon = Sinkhorn{}.epsilon;
+  bool sinkhorn_epsilon_given = false;
   double validation_fraction = 0.1;
   int patience = 5;
   std::string keep = "best";
@@ -135,6 +137,9 @@ inline void run_train(const TrainArguments& arguments) {
   if (arguments.sinkhorn_weight_given && kind != LossKind::huber_sinkhorn) {
     throw ConfigError("--sinkhorn-weight applies to --loss huber+sinkhorn only, found --loss " + arguments.loss);
   }
+  if (arguments.sinkhorn_epsilon_given && kind != LossKind::huber_sinkhorn) {
+    throw ConfigError("--sinkhorn-epsilon applies to --loss huber+sinkhorn only, found --loss " + arguments.loss);
+  }
   if (arguments.output.extension() != ".json") {
     throw ConfigError("-o: expected a .json weights file, found '" + arguments.output.string() + "'");
   }
@@ -147,6 +152,7 @@ inline void run_train(const TrainArguments& arguments) {
     L loss{};
     if constexpr (std::is_same_v<L, HuberSinkhorn>) {
       loss.lambda = arguments.sinkhorn_weight;
+      loss.second.epsilon = arguments.sinkhorn_epsilon;
     }
     return train_and_save(events, arguments, loss);
   });
@@ -183,6 +189,12 @@ inline void add_train_command(CLI::App& app) {
   CLI::Option* sinkhorn_weight =
       command->add_option("--sinkhorn-weight", arguments->sinkhorn_weight,
                           "Weight lambda of the Sinkhorn divergence in huber+sinkhorn")
+          ->capture_default_str();
+  CLI::Option* sinkhorn_epsilon =
+      command->add_option("--sinkhorn-epsilon", arguments->sinkhorn_epsilon,
+                          "Entropic regularisation epsilon of the Sinkhorn divergence in huber+sinkhorn, in squared "
+                          "standardised target units: larger values compare the two batches on a coarser scale")
+          ->check(CLI::PositiveNumber)
           ->capture_default_str();
   command->add_option("--validation-fraction", arguments->validation_fraction,
                       "Fraction of the events held out for validation and early stopping")
@@ -223,8 +235,9 @@ inline void add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_option("-o,--output", arguments->output, "Weights file to write (.json)")->required();
-  command->callback([arguments, sinkhorn_weight] {
+  command->callback([arguments, sinkhorn_weight, sinkhorn_epsilon] {
     arguments->sinkhorn_weight_given = sinkhorn_weight->count() > 0;
+    arguments->sinkhorn_epsilon_given = sinkhorn_epsilon->count() > 0;
     run_train(*arguments);
   });
 }
