@@ -196,6 +196,26 @@ TEST_CASE("single event prediction does not allocate", "[inference][single][allo
   CHECK(after == before);
 }
 
+TEST_CASE("bf16 single event does not allocate", "[inference][single][allocation][bf16]") {
+  // With AVX512-BF16 this runs the vdpbf16ps kernel, which rounds each
+  // layer's input into the workspace; otherwise the portable bf16 path.
+  INFO("vdpbf16ps kernel compiled in: " << metnet::detail::has_bf16_dot);
+  const auto weights = metnet::test::random_weights(metnet::test::net_s_config(), 19).cast<float>();
+  const metnet::Bf16InferenceMlp network(weights);
+  auto workspace = network.make_workspace();
+  const Matrix<float> inputs = metnet::test::random_inputs(4, 77, 20).cast<float>();
+  Matrix<float> outputs(4, 2);
+  float output[2];
+
+  const long before = allocation_count.load();
+  for (Index event = 0; event < inputs.rows(); ++event) {
+    network.predict(inputs.row(event).data(), output, workspace);
+  }
+  network.predict(inputs, outputs, workspace);
+  const long after = allocation_count.load();
+  CHECK(after == before);
+}
+
 TEST_CASE("wrong sizes raise ShapeError", "[inference][errors]") {
   const auto weights = metnet::test::random_weights(metnet::test::net_s_config(), 15).cast<float>();
   const InferenceMlp<float> network(weights);

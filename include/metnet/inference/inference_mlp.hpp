@@ -20,8 +20,13 @@
 // Two kernels implement it:
 // - built for AVX512-BF16 (__AVX512BF16__, e.g. -march=native on AMD Zen 4):
 //   each layer's input is rounded to bf16 too, and vdpbf16ps multiplies
-//   pairs of bf16 values and adds in float.
-// - otherwise: the float path with bf16 weights widened to float on load.
+//   pairs of bf16 values and adds in float. With weights/metnet_huber.json
+//   over 100,000 simulated ttbar events the predicted MET components moved
+//   by at most 0.9 GeV from the float path (RMS 0.07 GeV), and by at most
+//   0.08 (RMS 0.013) on the random Net S of the benchmarks, whose outputs
+//   are of order 1. benchmarks/bf16_tolerance.cpp measures this.
+// - otherwise: the float path with bf16 weights widened to float on load,
+//   which moved the MET by at most 0.35 GeV (RMS 0.04 GeV) in that test.
 // The bf16 path is not bit-identical across these two builds; within one
 // build, single-event and batched predictions agree to the last bit.
 //
