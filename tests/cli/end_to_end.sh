@@ -15,6 +15,10 @@ source "$here/checks.sh"
 ok "$metnet" simulate --process ttbar --events 3000 --seed 1 -o train.csv
 ok "$metnet" simulate --process zmumu --events 500 --mu-profile uniform --seed 2 -o test.npy
 ok "$metnet" simulate --process ww --events 10 --mu-profile fixed --mu 30 --seed 3 -o fixed.csv
+ok "$metnet" simulate --process stop --stop-mass 700 --neutralino-mass 300 --events 200 --seed 5 -o light_stop.csv
+# Two stops of 700 GeV decaying to neutralinos of 300 GeV: the true MET stays well below 1 TeV.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "True_ET") column = i; next }
+         $column > 1000 { high++ } END { exit high > 0 }' light_stop.csv || fail "simulate --stop-mass 700: true MET above 1 TeV"
 ok "$metnet" train train.csv --loss huber --layers 1 --width 16 --epochs 2 --batch-size 256 -o huber.json
 ok "$metnet" train train.csv --loss gnll --layers 1 --width 16 --epochs 1 --batch-size 256 -o gnll.json
 ok "$metnet" train train.csv --loss huber+sinkhorn --layers 1 --width 8 --epochs 1 --batch-size 64 \
@@ -64,6 +68,7 @@ bad "fixed needs --mu" out11.csv "$metnet" simulate --mu-profile fixed --events 
 bad "sinkhorn-weight" out12.json "$metnet" train train.csv --loss huber --sinkhorn-weight 2 -o out12.json
 bad "sinkhorn-epsilon" out15.json "$metnet" train train.csv --loss gnll --sinkhorn-epsilon 0.1 -o out15.json
 bad "filter.max_true_met" out13.csv "$metnet" simulate --min-true-met 300 --max-true-met 200 --events 10 -o out13.csv
+bad "stop.stop_mass" out16.csv "$metnet" simulate --process stop --stop-mass 400 --neutralino-mass 300 --events 10 -o out16.csv
 bad "lr-schedule" out14.json "$metnet" train train.csv --loss huber --lr-schedule linear -o out14.json
 
 if (( failures > 0 )); then

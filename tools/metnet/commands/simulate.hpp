@@ -78,6 +78,8 @@ struct SimulateArguments {
   double min_true_met = 0.0;
   double max_true_met = std::numeric_limits<double>::infinity();
   double mass_bias = 1.0;
+  double stop_mass = StopConfig{}.stop_mass;
+  double neutralino_mass = StopConfig{}.neutralino_mass;
   std::uint64_t seed = 1;
   unsigned threads = 1;
   std::filesystem::path output;
@@ -94,6 +96,8 @@ inline void run_simulate(const SimulateArguments& arguments) {
   config.filter.min_true_met = arguments.min_true_met;
   config.filter.max_true_met = arguments.max_true_met;
   config.bias.mass_tail_scale = arguments.mass_bias;
+  config.stop.stop_mass = arguments.stop_mass;
+  config.stop.neutralino_mass = arguments.neutralino_mass;
   config.validate();
 
   const EventTable table = simulate_with_progress(process, static_cast<std::size_t>(arguments.events), config,
@@ -137,6 +141,14 @@ inline void add_simulate_command(CLI::App& app) {
                       "and store the correcting event weight in the Weight column; with --min-true-met it fills "
                       "the high-MET tail cheaply (1: unbiased)")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_option("--stop-mass", arguments->stop_mass, "Stop mass of --process stop (GeV)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_option("--neutralino-mass", arguments->neutralino_mass,
+                      "Mass of the lightest neutralino of --process stop (GeV); the stop mass must exceed it by "
+                      "at least 180 GeV, so that the top is on shell")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command->add_option("--seed", arguments->seed, "Random seed; event i depends on (seed, i) only")
       ->capture_default_str();
