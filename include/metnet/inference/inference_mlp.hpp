@@ -159,11 +159,6 @@ class InferenceMlp {
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       T* y = buffers[i % 2];
       multiply_rows(i, 1, x, 0, y, 0, workspace);
-      // The activation and normalisation below depend on the whole row, so
-      // the next layer cannot start; its first weights are fetched meanwhile.
-      if (i + 1 < layers_.size()) {
-        detail::prefetch_lines(panels_.data() + layers_[i + 1].panel_offset, prefetch_bytes);
-      }
       finish_rows(i, y, 1, 0);
       x = y;
     }
@@ -227,11 +222,6 @@ class InferenceMlp {
 
  private:
   static constexpr Index lanes = detail::packet_size<T>;
-
-  // Weights of the next layer requested while a layer's activation and
-  // normalisation run: about what L2 delivers in that time (a few hundred
-  // cycles at 32 bytes per cycle).
-  static constexpr Index prefetch_bytes = 4096;
 
   struct LayerInfo {
     Index panel_offset;

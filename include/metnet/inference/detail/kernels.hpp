@@ -79,20 +79,6 @@ inline constexpr bool has_bf16_dot = true;
 inline constexpr bool has_bf16_dot = false;
 #endif
 
-// Asks the cache hierarchy for `bytes` bytes from `address` on, one request
-// per 64-byte line. A hint only: it changes no result.
-inline void prefetch_lines(const void* address, Index bytes) noexcept {
-#if defined(__GNUC__)
-  const char* first = static_cast<const char*>(address);
-  for (Index offset = 0; offset < bytes; offset += 64) {
-    __builtin_prefetch(first + offset, 0, 3);
-  }
-#else
-  (void)address;
-  (void)bytes;
-#endif
-}
-
 // Number of packets in the column block that starts at padded column `column`.
 template <class T>
 constexpr Index block_packets(Index padded_outputs, Index column) noexcept {
@@ -387,23 +373,40 @@ EIGEN_STRONG_INLINE P silu_packet(const P& x) noexcept {
 }
 
 // Sum over the packets of a row and an optional last partial packet, in four
-// partial sums: acc = step(acc, packet) per packet, the partial sums then
-// added pairwise, then across lanes.
+// partial sums (acc = step(acc, packet)), added pairwise, then across lanes.
+// The partial sums are named variables, not an array indexed at run time,
+// so that they stay in registers.
 template <class T, class Step>
 EIGEN_STRONG_INLINE T sum_packets(const T* row, Index full, const T* last, Step&& step) noexcept {
   using P = Packet<T>;
   constexpr Index lanes = packet_size<T>;
-  P partial[4] = {Eigen::internal::pzero(P()), Eigen::internal::pzero(P()), Eigen::internal::pzero(P()),
-                  Eigen::internal::pzero(P())};
-  Index j = 0;
-  for (Index i = 0; i < full; i += lanes, ++j) {
-    partial[j & 3] = step(partial[j & 3], Eigen::internal::ploadu<P>(row + i));
+  P sum0 = Eigen::internal::pzero(P());
+  P sum1 = sum0;
+  P sum2 = sum0;
+  P sum3 = sum0;
+  Index i = 0;
+  for (; i + 4 * lanes <= full; i += 4 * lanes) {
+    sum0 = step(sum0, Eigen::internal::ploadu<P>(row + i));
+    sum1 = step(sum1, Eigen::internal::ploadu<P>(row + i + lanes));
+    sum2 = step(sum2, Eigen::internal::ploadu<P>(row + i + 2 * lanes));
+    sum3 = step(sum3, Eigen::internal::ploadu<P>(row + i + 3 * lanes));
+  }
+  // At most three whole packets remain, then the partial one.
+  if (i < full) {
+    sum0 = step(sum0, Eigen::internal::ploadu<P>(row + i));
+    i += lanes;
+  }
+  if (i < full) {
+    sum1 = step(sum1, Eigen::internal::ploadu<P>(row + i));
+    i += lanes;
+  }
+  if (i < full) {
+    sum2 = step(sum2, Eigen::internal::ploadu<P>(row + i));
   }
   if (last != nullptr) {
-    partial[j & 3] = step(partial[j & 3], Eigen::internal::pload<P>(last));
+    sum3 = step(sum3, Eigen::internal::pload<P>(last));
   }
-  const P total = Eigen::internal::padd(Eigen::internal::padd(partial[0], partial[1]),
-                                        Eigen::internal::padd(partial[2], partial[3]));
+  const P total = Eigen::internal::padd(Eigen::internal::padd(sum0, sum1), Eigen::internal::padd(sum2, sum3));
   return Eigen::internal::predux(total);
 }
 
