@@ -295,3 +295,56 @@ TEST_CASE("hard ISR is more central", "[simulation][physics]") {
   invalid.jets.isr_eta_narrowing_pt = 0.0;
   CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, invalid, 1), metnet::ConfigError);
 }
+
+TEST_CASE("track core loss grows with jet pT", "[simulation][physics]") {
+  const metnet::JetConfig jets;  // loss of 0.15 r^2 / (1 + r^2), r = pT / 150 GeV
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 50.0), WithinRel(0.985, 1e-12));
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 150.0), WithinRel(0.925, 1e-12));
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 300.0), WithinRel(0.88, 1e-12));
+  CHECK(metnet::detail::track_core_efficiency(jets, 5000.0) > 0.85);
+
+  metnet::SimulationConfig too_large;
+  too_large.jets.track_core_loss_max = 1.5;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, too_large, 1), metnet::ConfigError);
+  metnet::SimulationConfig zero_scale;
+  zero_scale.jets.track_core_loss_pt = 0.0;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, zero_scale, 1), metnet::ConfigError);
+}
+
+TEST_CASE("soft recoil follows its sum ET law", "[simulation][physics]") {
+  metnet::ProcessTuning tuning;
+  tuning.isr_mean_count = 0.0;  // no ISR: the draws are the soft sum ET and the recoil
+  tuning.soft_sum_et_mean = 100.0;
+  tuning.soft_sum_et_shape = 2.0;
+  tuning.soft_recoil_sigma = 8.0;
+  tuning.soft_recoil_exponent = 0.75;
+  const metnet::JetConfig jets;
+  metnet::Rng rng(67);
+  double sum = 0.0;
+  double sum_sq = 0.0;
+  double pull_sq = 0.0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) {
+    metnet::detail::TruthEvent event;
+    double px = 0.0;
+    double py = 0.0;
+    metnet::detail::generate_isr(rng, tuning, jets, event, px, py);
+    sum += event.soft_sum_et;
+    sum_sq += event.soft_sum_et * event.soft_sum_et;
+    const double width = 8.0 * std::pow(event.soft_sum_et / 100.0, 0.75);
+    pull_sq += 0.5 * (event.recoil_x * event.recoil_x + event.recoil_y * event.recoil_y) / (width * width);
+  }
+  // Gamma(2) with mean 100: variance 100^2 / 2 = 5000. The recoil divided
+  // by its width is a standard normal on each axis.
+  const double mean = sum / n;
+  CHECK_THAT(mean, WithinRel(100.0, 0.02));
+  CHECK_THAT(sum_sq / n - mean * mean, WithinRel(5000.0, 0.05));
+  CHECK_THAT(pull_sq / n, WithinRel(1.0, 0.02));
+
+  metnet::SimulationConfig invalid;
+  invalid.zmumu.soft_sum_et_shape = 0.0;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::zmumu, invalid, 1), metnet::ConfigError);
+  metnet::SimulationConfig negative;
+  negative.ttbar.soft_recoil_exponent = -0.5;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, negative, 1), metnet::ConfigError);
+}

@@ -54,6 +54,12 @@ inline double jet_resolution(const JetConfig& c, double pt, double eta, double m
   return std::sqrt(noise_sq / (p * p) + c.stochastic[r] * c.stochastic[r] / p + c.constant[r] * c.constant[r]);
 }
 
+// Share of a jet's charged pT that tracking keeps in the dense jet core.
+inline double track_core_efficiency(const JetConfig& c, double pt) noexcept {
+  const double r = pt / c.track_core_loss_pt;
+  return 1.0 - c.track_core_loss_max * r * r / (1.0 + r * r);
+}
+
 inline double electron_resolution(double pt, double eta) noexcept {
   const double e = pt * std::cosh(eta);
   return std::sqrt(0.01 / e + 0.007 * 0.007 + (0.25 / e) * (0.25 / e));
@@ -260,7 +266,7 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
     jet.cos_phi = cos_phi;
     jet.sin_phi = sin_phi;
     const double f_ch = std::clamp(rng.normal(jc.charged_fraction_mean, jc.charged_fraction_sigma), 0.05, 1.0);
-    jet.track_pt = std::abs(eta) < 2.5 ? f_ch * pt : 0.0;
+    jet.track_pt = std::abs(eta) < 2.5 ? f_ch * track_core_efficiency(jc, pt) * pt : 0.0;
     jets.push_back(jet);
   }
 

@@ -156,13 +156,15 @@ inline void generate_isr(Rng& rng, const ProcessTuning& tuning, const JetConfig&
     sum_x += p.px;
     sum_y += p.py;
   }
-  // The soft recoil is the imbalance of many soft particles, so its width
-  // grows with the square root of their scalar sum. It is soft_recoil_sigma
-  // at the mean sum.
-  event.soft_sum_et = gamma(rng, 3.0, tuning.soft_sum_et_mean / 3.0);
+  // The soft recoil is the imbalance of the soft particles, so its width
+  // grows with their scalar sum, as (sum / mean)^soft_recoil_exponent. It is
+  // soft_recoil_sigma at the mean sum.
+  const double shape = tuning.soft_sum_et_shape;
+  event.soft_sum_et = gamma(rng, shape, tuning.soft_sum_et_mean / shape);
   const double recoil_sigma =
       tuning.soft_sum_et_mean > 0.0
-          ? tuning.soft_recoil_sigma * std::sqrt(event.soft_sum_et / tuning.soft_sum_et_mean)
+          ? tuning.soft_recoil_sigma *
+                std::pow(event.soft_sum_et / tuning.soft_sum_et_mean, tuning.soft_recoil_exponent)
           : tuning.soft_recoil_sigma;
   event.recoil_x = rng.normal(0.0, recoil_sigma);
   event.recoil_y = rng.normal(0.0, recoil_sigma);
