@@ -62,19 +62,16 @@ class FixedMlp {
       throw ConfigError("FixedMlp: layer_norm_eps must be positive, found " + std::to_string(c.layer_norm_eps));
     }
 
-    panels_.fill(T(0));
-    biases_.fill(T(0));
+    clear();
     for (Index i = 0; i <= Layers; ++i) {
       const auto& linear = weights.linear[static_cast<std::size_t>(i)];
-      detail::pack_linear<T, T>(linear.weight, panels_.data() + panel_offset(i));
-      std::copy_n(linear.bias.data(), linear.bias.size(), biases_.data() + i * padded_width);
-    }
-    if (layer_norm_) {
-      for (Index i = 0; i < Layers; ++i) {
-        const auto& norm = weights.norm[static_cast<std::size_t>(i)];
-        std::copy_n(norm.gamma.data(), Width, gammas_.data() + i * Width);
-        std::copy_n(norm.beta.data(), Width, betas_.data() + i * Width);
+      const T* gamma = nullptr;
+      const T* beta = nullptr;
+      if (layer_norm_ && i > 0) {
+        gamma = weights.norm[static_cast<std::size_t>(i - 1)].gamma.data();
+        beta = weights.norm[static_cast<std::size_t>(i - 1)].beta.data();
       }
+      pack(i, linear.weight, linear.bias.data(), gamma, beta);
     }
   }
 
@@ -89,20 +86,14 @@ class FixedMlp {
            Activation activation, bool layer_norm, double layer_norm_eps) noexcept
       : activation_(activation), layer_norm_(layer_norm), eps_(static_cast<T>(layer_norm_eps)) {
     using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    panels_.fill(T(0));
-    biases_.fill(T(0));
+    clear();
     for (Index i = 0; i <= Layers; ++i) {
       const Index in = i == 0 ? Inputs : Width;
       const Index out = i == Layers ? Outputs : Width;
       const Eigen::Map<const RowMajor> weight(weights[static_cast<std::size_t>(i)], out, in);
-      detail::pack_linear<T, T>(weight, panels_.data() + panel_offset(i));
-      std::copy_n(biases[static_cast<std::size_t>(i)], out, biases_.data() + i * padded_width);
-    }
-    if (layer_norm_) {
-      for (Index i = 0; i < Layers; ++i) {
-        std::copy_n(gammas[static_cast<std::size_t>(i)], Width, gammas_.data() + i * Width);
-        std::copy_n(betas[static_cast<std::size_t>(i)], Width, betas_.data() + i * Width);
-      }
+      const bool folded = layer_norm_ && i > 0;
+      pack(i, weight, biases[static_cast<std::size_t>(i)], folded ? gammas[static_cast<std::size_t>(i - 1)] : nullptr,
+           folded ? betas[static_cast<std::size_t>(i - 1)] : nullptr);
     }
   }
 
@@ -113,15 +104,18 @@ class FixedMlp {
     T* buffers[2] = {first.data(), second.data()};
 
     const T* x = input;
+    detail::RowNorm<T> norm;
     for (Index i = 0; i < Layers; ++i) {
       T* y = buffers[i % 2];
       const Index layer_inputs = i == 0 ? Inputs : Width;
       detail::dense_row(detail::PackedLayer<T, T>{panels_.data() + panel_offset(i), biases_.data() + i * padded_width,
                                                   layer_inputs, Width, padded_width},
                         x, y);
-      const T* gamma = layer_norm_ ? gammas_.data() + i * Width : nullptr;
-      const T* beta = layer_norm_ ? betas_.data() + i * Width : nullptr;
-      detail::activate_normalise(y, Width, activation_, gamma, beta, eps_);
+      unfold(i, y, padded_width, norm);
+      detail::apply_activation(y, padded_width, activation_);
+      if (layer_norm_) {
+        norm = detail::row_statistics(y, Width, eps_);
+      }
       x = y;
     }
     T* y = buffers[Layers % 2];
@@ -129,6 +123,7 @@ class FixedMlp {
                                                 biases_.data() + Layers * padded_width, Width, Outputs,
                                                 padded_outputs},
                       x, y);
+    unfold(Layers, y, padded_outputs, norm);
     std::copy_n(y, Outputs, output);
   }
 
@@ -143,10 +138,41 @@ class FixedMlp {
     return layer == 0 ? 0 : Inputs * padded_width + (layer - 1) * Width * padded_width;
   }
 
+  void clear() noexcept {
+    panels_.fill(T(0));
+    biases_.fill(T(0));
+    row_sums_.fill(T(0));
+    offsets_.fill(T(0));
+  }
+
+  // Packs linear layer i. With gamma and beta (the layer normalisation in
+  // front of it), packs the folded layer (detail::ScaledColumns) instead,
+  // with a zero bias, because the offset d is added after the product.
+  template <class Weight>
+  void pack(Index i, const Weight& weight, const T* bias, const T* gamma, const T* beta) noexcept {
+    T* panel = panels_.data() + panel_offset(i);
+    const Index offset = i * padded_width;
+    if (gamma == nullptr) {
+      detail::pack_linear<T, T>(weight, panel);
+      std::copy_n(bias, weight.rows(), biases_.data() + offset);
+      return;
+    }
+    detail::pack_linear<T, T>(detail::ScaledColumns<T, Weight>{weight, gamma}, panel);
+    detail::fold_layer_norm<T>(weight, bias, gamma, beta, row_sums_.data() + offset, offsets_.data() + offset);
+  }
+
+  // Applies the layer normalisation of the block before layer i (see pack).
+  void unfold(Index i, T* y, Index width, const detail::RowNorm<T>& norm) const noexcept {
+    if (layer_norm_ && i > 0) {
+      detail::unfold_layer_norm(y, width, norm, row_sums_.data() + i * padded_width,
+                                offsets_.data() + i * padded_width);
+    }
+  }
+
   alignas(64) std::array<T, panel_size> panels_;
   alignas(64) std::array<T, bias_size> biases_;
-  std::array<T, Layers * Width> gammas_{};
-  std::array<T, Layers * Width> betas_{};
+  alignas(64) std::array<T, bias_size> row_sums_;  // c of each folded layer, zero elsewhere
+  alignas(64) std::array<T, bias_size> offsets_;   // d of each folded layer, zero elsewhere
   Activation activation_;
   bool layer_norm_;
   T eps_;

@@ -12,8 +12,12 @@
 //
 // Each hidden block (Linear, activation, LayerNorm) runs as one pass: the
 // matrix product keeps its outputs in registers, adds the bias, and the
-// activation and normalisation follow while the row is still in L1. Weights
-// are stored transposed and cut into column blocks (detail/kernels.hpp).
+// activation follows while the row is still in L1. Weights are stored
+// transposed and cut into column blocks (detail/kernels.hpp). Each layer
+// normalisation is folded into the next linear layer (gamma into its
+// weights, beta into its bias, the mean and 1/std applied after the
+// product), so a layer's product does not wait for the previous block's
+// statistics. detail::ScaledColumns gives the algebra and its rounding.
 //
 // WeightStorage = BFloat16 stores the weights in 16 bits and accumulates in
 // float; that halves the weight traffic, which bounds the single-event time.
@@ -71,8 +75,9 @@ class InferenceMlp {
   // the widest layer stay in L2 (2 x 96 x 512 floats = 384 KiB for width 512).
   static constexpr Index default_tile_rows = 96;
 
-  // Scratch memory for one thread: two activation buffers of tile_rows rows
-  // and, for the vdpbf16ps kernel, the layer input of those rows in bf16 pairs.
+  // Scratch memory for one thread: two activation buffers of tile_rows rows,
+  // their layer-normalisation statistics and, for the vdpbf16ps kernel, the
+  // layer input of those rows in bf16 pairs.
   class Workspace {
    public:
     Workspace() = default;
@@ -86,6 +91,7 @@ class InferenceMlp {
         : tile_rows_(tile_rows), stride_(stride), pair_stride_(pair_stride),
           first_(static_cast<std::size_t>(tile_rows * stride), T(0)),
           second_(static_cast<std::size_t>(tile_rows * stride), T(0)),
+          norms_(static_cast<std::size_t>(tile_rows)),
           pairs_(static_cast<std::size_t>(tile_rows * pair_stride)) {}
 
     Index tile_rows_ = 0;
@@ -93,6 +99,7 @@ class InferenceMlp {
     Index pair_stride_ = 0;
     AlignedVector<T> first_;
     AlignedVector<T> second_;
+    std::vector<detail::RowNorm<T>> norms_;
     AlignedVector<detail::Bf16Pair> pairs_;
   };
 
@@ -127,18 +134,23 @@ class InferenceMlp {
 
     panels_.assign(panel_size, PanelWord{});
     biases_.assign(bias_size, T(0));
+    row_sums_.assign(bias_size, T(0));
+    offsets_.assign(bias_size, T(0));
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-      const LayerInfo& layer = layers_[i];
-      if constexpr (uses_pairs) {
-        detail::pack_linear_pairs(weights.linear[i].weight, panels_.data() + layer.panel_offset);
-      } else {
-        detail::pack_linear<WeightStorage, T>(weights.linear[i].weight, panels_.data() + layer.panel_offset);
+      LayerInfo& layer = layers_[i];
+      const auto& linear = weights.linear[i];
+      layer.folded = config_.layer_norm && i > 0;
+      if (!layer.folded) {
+        pack(linear.weight, layer);
+        std::copy_n(linear.bias.data(), layer.outputs, biases_.data() + layer.bias_offset);
+        continue;
       }
-      std::copy_n(weights.linear[i].bias.data(), layer.outputs, biases_.data() + layer.bias_offset);
-    }
-    for (const auto& norm : weights.norm) {
-      gammas_.insert(gammas_.end(), norm.gamma.data(), norm.gamma.data() + norm.gamma.size());
-      betas_.insert(betas_.end(), norm.beta.data(), norm.beta.data() + norm.beta.size());
+      // The bias stays zero: the offset d is added after the product.
+      const auto& norm = weights.norm[i - 1];
+      using Weight = std::decay_t<decltype(linear.weight)>;
+      pack(detail::ScaledColumns<T, Weight>{linear.weight, norm.gamma.data()}, layer);
+      detail::fold_layer_norm<WeightStorage>(linear.weight, linear.bias.data(), norm.gamma.data(), norm.beta.data(),
+                                             row_sums_.data() + layer.bias_offset, offsets_.data() + layer.bias_offset);
     }
   }
 
@@ -156,10 +168,11 @@ class InferenceMlp {
                  workspace.tile_rows_ >= 1);
     const T* x = input;
     T* buffers[2] = {workspace.first_.data(), workspace.second_.data()};
+    detail::RowNorm<T> norm;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       T* y = buffers[i % 2];
       multiply_rows(i, 1, x, 0, y, 0, workspace);
-      finish_rows(i, y, 1, 0);
+      norm = finish_row(i, y, norm);
       x = y;
     }
     std::copy_n(x, config_.outputs, output);
@@ -225,12 +238,22 @@ class InferenceMlp {
 
   struct LayerInfo {
     Index panel_offset;
-    Index bias_offset;
+    Index bias_offset;  // also the offset of the row sums and offsets of a folded layer
     Index inputs;
     Index panel_rows;  // inputs, or pairs of inputs for the vdpbf16ps kernel
     Index outputs;
     Index padded_outputs;
+    bool folded = false;  // applies the previous block's layer normalisation (detail::ScaledColumns)
   };
+
+  template <class Weight>
+  void pack(const Weight& weight, const LayerInfo& layer) {
+    if constexpr (uses_pairs) {
+      detail::pack_linear_pairs(weight, panels_.data() + layer.panel_offset);
+    } else {
+      detail::pack_linear<WeightStorage, T>(weight, panels_.data() + layer.panel_offset);
+    }
+  }
 
   detail::PackedLayer<T, PanelWord> packed(std::size_t i) const noexcept {
     const LayerInfo& layer = layers_[i];
@@ -265,17 +288,21 @@ class InferenceMlp {
     }
   }
 
-  // Activation and layer normalisation on the rows of a hidden layer's output.
-  void finish_rows(std::size_t layer, T* y, Index rows, Index stride) const noexcept {
-    if (layer + 1 == layers_.size()) {
-      return;  // the output head is linear
+  // Finishes one row of layer i's output: applies the layer normalisation
+  // of the previous block (`previous`, when the layer is folded), then, for
+  // a hidden layer, the activation. Returns the statistics of the result
+  // for the next layer's normalisation.
+  detail::RowNorm<T> finish_row(std::size_t i, T* y, const detail::RowNorm<T>& previous) const noexcept {
+    const LayerInfo& layer = layers_[i];
+    if (layer.folded) {
+      detail::unfold_layer_norm(y, layer.padded_outputs, previous, row_sums_.data() + layer.bias_offset,
+                                offsets_.data() + layer.bias_offset);
     }
-    const Index width = config_.width;
-    const T* gamma = config_.layer_norm ? gammas_.data() + static_cast<Index>(layer) * width : nullptr;
-    const T* beta = config_.layer_norm ? betas_.data() + static_cast<Index>(layer) * width : nullptr;
-    for (Index row = 0; row < rows; ++row) {
-      detail::activate_normalise(y + row * stride, width, config_.activation, gamma, beta, eps_);
+    if (i + 1 == layers_.size()) {
+      return {};  // the output head is linear
     }
+    detail::apply_activation(y, layer.padded_outputs, config_.activation);
+    return config_.layer_norm ? detail::row_statistics(y, layer.outputs, eps_) : detail::RowNorm<T>{};
   }
 
   void predict_rows(ConstMatrixRef<T> input, MatrixRef<T> output, Workspace& workspace) const noexcept {
@@ -288,7 +315,10 @@ class InferenceMlp {
       for (std::size_t i = 0; i < layers_.size(); ++i) {
         T* y = buffers[i % 2];
         multiply_rows(i, rows, x, x_stride, y, stride, workspace);
-        finish_rows(i, y, rows, stride);
+        for (Index row = 0; row < rows; ++row) {
+          auto& norm = workspace.norms_[static_cast<std::size_t>(row)];
+          norm = finish_row(i, y + row * stride, norm);
+        }
         x = y;
         x_stride = stride;
       }
@@ -323,8 +353,8 @@ class InferenceMlp {
   std::vector<LayerInfo> layers_;
   AlignedVector<PanelWord> panels_;
   AlignedVector<T> biases_;
-  std::vector<T> gammas_;
-  std::vector<T> betas_;
+  AlignedVector<T> row_sums_;  // c of each folded layer, zero elsewhere
+  AlignedVector<T> offsets_;   // d of each folded layer, zero elsewhere
 };
 
 // bf16-stored weights, float arithmetic.

@@ -7,7 +7,9 @@
 // - dense_rows: y = x W^T + b for a few rows at once, each output packet
 //   held in a register for the whole reduction (broadcast x[k], one fused
 //   multiply-add per weight packet);
-// - activate_normalise: activation then layer normalisation on one row.
+// - apply_activation, row_statistics: the activation of a hidden block and
+//   the statistics of its layer normalisation, which the next linear layer
+//   applies (fold_layer_norm, unfold_layer_norm);
 // SIMD packets are Eigen's (Eigen::internal::packet_traits), so the width
 // follows the compiler flags: 16 floats with AVX-512, 8 with AVX2, 4 with SSE.
 //
@@ -410,31 +412,86 @@ EIGEN_STRONG_INLINE T sum_packets(const T* row, Index full, const T* last, Step&
   return Eigen::internal::predux(total);
 }
 
-// Applies the activation, then, when gamma is not null, layer normalisation:
-//   mu = mean(h), var = mean((h - mu)^2) (biased, two passes, as PyTorch),
-//   h  = (h - mu) / sqrt(var + eps) * gamma + beta.
+// Mean and 1 / sqrt(var + eps) of one row of a hidden block's output: the
+// layer normalisation that the next linear layer applies (ScaledColumns).
+template <class T>
+struct RowNorm {
+  T mean = T(0);
+  T inv_std = T(1);
+};
+
+// The weight of a linear layer with the layer normalisation in front of it
+// folded in, evaluated per element: A = W diag(gamma). The algebra is
+//   W (gamma * (s - mu) * r + beta) + b = r * (A s - mu * c) + d,
+// where c = A 1 and d = W beta + b, and mu and r are the statistics of s
+// (RowNorm). The product A s does not depend on mu and r, so the next
+// layer's product starts as soon as the activation is done and the
+// statistics are computed beside it. A s - mu c = A (s - mu 1) loses about
+// |mu| / std(s) times more to rounding than normalising first. That ratio
+// is of order 1 after SiLU.
+template <class T, class Weight>
+struct ScaledColumns {
+  const Weight& weight;
+  const T* gamma;
+
+  Index rows() const noexcept { return weight.rows(); }
+  Index cols() const noexcept { return weight.cols(); }
+  T operator()(Index output, Index input) const noexcept {
+    return static_cast<T>(static_cast<double>(weight(output, input)) * static_cast<double>(gamma[input]));
+  }
+};
+
+// Writes c and d of the folded layer (see ScaledColumns) for every output of
+// `weight`. The row sums are those of A rounded to the storage type W, so
+// that a constant shift of s cancels up to the rounding of the product.
+template <class W, class T, class Weight>
+void fold_layer_norm(const Weight& weight, const T* bias, const T* gamma, const T* beta, T* row_sums,
+                     T* offsets) noexcept {
+  const ScaledColumns<T, Weight> scaled{weight, gamma};
+  for (Index o = 0; o < weight.rows(); ++o) {
+    double row_sum = 0.0;
+    double offset = static_cast<double>(bias[o]);
+    for (Index k = 0; k < weight.cols(); ++k) {
+      const W stored = to_weight<W>(scaled(o, k));
+      if constexpr (std::is_same_v<W, BFloat16>) {
+        row_sum += static_cast<double>(stored.to_float());
+      } else {
+        row_sum += static_cast<double>(stored);
+      }
+      offset += static_cast<double>(weight(o, k)) * static_cast<double>(beta[k]);
+    }
+    row_sums[o] = static_cast<T>(row_sum);
+    offsets[o] = static_cast<T>(offset);
+  }
+}
+
+// y = inv_std * (y - mean * c) + d over the padded_width values of a row
+// (ScaledColumns); padding stays zero because c and d are zero there. Both
+// steps are explicit fused multiply-adds, so every call site rounds alike.
+template <class T>
+inline void unfold_layer_norm(T* row, Index padded_width, const RowNorm<T>& norm, const T* row_sums,
+                              const T* offset) noexcept {
+  using P = Packet<T>;
+  constexpr Index lanes = packet_size<T>;
+  const P minus_mean = Eigen::internal::pset1<P>(-norm.mean);
+  const P inv_std = Eigen::internal::pset1<P>(norm.inv_std);
+  for (Index i = 0; i < padded_width; i += lanes) {
+    const P centred = Eigen::internal::pmadd(minus_mean, Eigen::internal::pload<P>(row_sums + i),
+                                             Eigen::internal::pload<P>(row + i));
+    Eigen::internal::pstore(row + i, Eigen::internal::pmadd(inv_std, centred, Eigen::internal::pload<P>(offset + i)));
+  }
+}
+
+// Applies the activation to the padded_width values of an aligned row. Every
+// activation maps 0 to 0, so zero padding stays zero.
 // SiLU is c / (1 + exp(-c)) with c = max(x, -80): exp never overflows
 // (exp(80) ~ 5.5e34), and for x < -80 the result is silu(-80) ~ -1.4e-33,
-// within 1.5e-33 of the exact value. Eigen 3.4 vectorises exp.
-// The sums use four partial sums, which shortens the dependency chain
-// between one layer's product and the next. The values past the last whole
-// packet go through the same packet operations in a padded copy: no scalar
-// multiply-add is left whose FMA contraction could differ between call
-// sites, so InferenceMlp (single event and batch) and FixedMlp, which all
-// call this function, agree to the last bit.
+// within 1.5e-33 of the exact value. Eigen 3.4 vectorises exp and tanh.
 template <class T>
-inline void activate_normalise(T* row, Index width, Activation activation, const T* gamma, const T* beta,
-                               T eps) noexcept {
-  using P = Packet<T>;
+inline void apply_activation(T* row, Index padded_width, Activation activation) noexcept {
   using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
   constexpr Index lanes = packet_size<T>;
-  const Index full = width / lanes * lanes;
-  const Index tail = width - full;
-  // The partial packet at the end of the row, zero beyond the row.
-  alignas(64) T last[lanes] = {};
-  std::copy_n(row + full, tail, last);
-
-  Eigen::Map<Array> h(row, width);
+  Eigen::Map<Array, Eigen::AlignedMax> h(row, padded_width);
   switch (activation) {
     case Activation::identity:
       break;
@@ -442,53 +499,46 @@ inline void activate_normalise(T* row, Index width, Activation activation, const
       h = h.max(T(0));
       break;
     case Activation::silu:
-      for (Index i = 0; i < full; i += lanes) {
-        Eigen::internal::pstoreu(row + i, silu_packet(Eigen::internal::ploadu<P>(row + i)));
+      for (Index i = 0; i < padded_width; i += lanes) {
+        Eigen::internal::pstore(row + i, silu_packet(Eigen::internal::pload<Packet<T>>(row + i)));
       }
-      Eigen::internal::pstore(last, silu_packet(Eigen::internal::pload<P>(last)));
-      std::copy_n(last, tail, row + full);
       break;
     case Activation::tanh:
       h = h.tanh();
       break;
   }
-  if (gamma == nullptr) {
-    return;
-  }
-  std::copy_n(row + full, tail, last);
+}
 
+// Mean and 1 / sqrt(var + eps) of the first `width` values of a row, with
+// the biased variance of two passes, as PyTorch's LayerNorm computes it.
+// The values past the last whole packet go through the same packet
+// operations in a padded copy. No scalar multiply-add is left whose FMA
+// contraction could differ between call sites, so InferenceMlp (single
+// event and batch) and FixedMlp, which all call this function, agree to the
+// last bit.
+template <class T>
+inline RowNorm<T> row_statistics(const T* row, Index width, T eps) noexcept {
+  using P = Packet<T>;
+  constexpr Index lanes = packet_size<T>;
+  const Index full = width / lanes * lanes;
+  const Index tail = width - full;
+  // The partial packet at the end of the row, zero beyond the row.
+  alignas(64) T last[lanes] = {};
+  std::copy_n(row + full, tail, last);
   const T* last_packet = tail > 0 ? last : nullptr;
+
   const T sum = sum_packets<T>(row, full, last_packet,
                                [](const P& acc, const P& value) { return Eigen::internal::padd(acc, value); });
-  const T mu = sum / static_cast<T>(width);
-  const P mu_packet = Eigen::internal::pset1<P>(mu);
+  const T mean = sum / static_cast<T>(width);
+  const P mean_packet = Eigen::internal::pset1<P>(mean);
 
-  // The padding lanes take the value mu, so that they add no squared deviation.
-  std::fill(last + tail, last + lanes, mu);
+  // The padding lanes take the value of the mean, so that they add no squared deviation.
+  std::fill(last + tail, last + lanes, mean);
   const T squares = sum_packets<T>(row, full, last_packet, [&](const P& acc, const P& value) {
-    const P d = Eigen::internal::psub(value, mu_packet);
+    const P d = Eigen::internal::psub(value, mean_packet);
     return Eigen::internal::pmadd(d, d, acc);
   });
-  const T inv_std = T(1) / std::sqrt(squares / static_cast<T>(width) + eps);
-  const P scale = Eigen::internal::pset1<P>(inv_std);
-
-  const auto normalise = [&](const P& value, const P& g, const P& b) {
-    return Eigen::internal::pmadd(Eigen::internal::pmul(Eigen::internal::psub(value, mu_packet), scale), g, b);
-  };
-  for (Index i = 0; i < full; i += lanes) {
-    const P value = Eigen::internal::ploadu<P>(row + i);
-    Eigen::internal::pstoreu(
-        row + i, normalise(value, Eigen::internal::ploadu<P>(gamma + i), Eigen::internal::ploadu<P>(beta + i)));
-  }
-  if (tail > 0) {
-    alignas(64) T last_gamma[lanes] = {};
-    alignas(64) T last_beta[lanes] = {};
-    std::copy_n(gamma + full, tail, last_gamma);
-    std::copy_n(beta + full, tail, last_beta);
-    Eigen::internal::pstore(last, normalise(Eigen::internal::pload<P>(last), Eigen::internal::pload<P>(last_gamma),
-                                            Eigen::internal::pload<P>(last_beta)));
-    std::copy_n(last, tail, row + full);
-  }
+  return {mean, T(1) / std::sqrt(squares / static_cast<T>(width) + eps)};
 }
 
 }  // namespace metnet::detail
