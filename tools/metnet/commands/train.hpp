@@ -36,6 +36,7 @@ struct TrainArguments {
   bool sinkhorn_weight_given = false;
   double sinkhorn_epsilon = Sinkhorn{}.epsilon;
   bool sinkhorn_epsilon_given = false;
+  bool sinkhorn_weighted_marginals = false;
   double validation_fraction = 0.1;
   int patience = 5;
   std::string keep = "best";
@@ -140,6 +141,10 @@ inline void run_train(const TrainArguments& arguments) {
   if (arguments.sinkhorn_epsilon_given && kind != LossKind::huber_sinkhorn) {
     throw ConfigError("--sinkhorn-epsilon applies to --loss huber+sinkhorn only, found --loss " + arguments.loss);
   }
+  if (arguments.sinkhorn_weighted_marginals && kind != LossKind::huber_sinkhorn) {
+    throw ConfigError("--sinkhorn-weighted-marginals applies to --loss huber+sinkhorn only, found --loss " +
+                      arguments.loss);
+  }
   if (arguments.output.extension() != ".json") {
     throw ConfigError("-o: expected a .json weights file, found '" + arguments.output.string() + "'");
   }
@@ -153,6 +158,7 @@ inline void run_train(const TrainArguments& arguments) {
     if constexpr (std::is_same_v<L, HuberSinkhorn>) {
       loss.lambda = arguments.sinkhorn_weight;
       loss.second.epsilon = arguments.sinkhorn_epsilon;
+      loss.second.weighted_marginals = arguments.sinkhorn_weighted_marginals;
     }
     return train_and_save(events, arguments, loss);
   });
@@ -196,6 +202,9 @@ inline void add_train_command(CLI::App& app) {
                           "standardised target units: larger values compare the two batches on a coarser scale")
           ->check(CLI::PositiveNumber)
           ->capture_default_str();
+  command->add_flag("--sinkhorn-weighted-marginals", arguments->sinkhorn_weighted_marginals,
+                    "Give each event its sample weight as its mass in the Sinkhorn divergence, so that the term "
+                    "compares the weighted distributions that the Huber term is fitted to (default: equal masses)");
   command->add_option("--validation-fraction", arguments->validation_fraction,
                       "Fraction of the events held out for validation and early stopping")
       ->check(CLI::Range(0.0, 0.99))
