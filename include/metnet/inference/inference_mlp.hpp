@@ -166,16 +166,53 @@ class InferenceMlp {
   void predict(const T* input, T* output, Workspace& workspace) const noexcept {
     eigen_assert(workspace.stride_ >= stride_ && workspace.pair_stride_ >= pair_stride_ &&
                  workspace.tile_rows_ >= 1);
-    const T* x = input;
     T* buffers[2] = {workspace.first_.data(), workspace.second_.data()};
-    detail::RowNorm<T> norm;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      T* y = buffers[i % 2];
-      multiply_rows(i, 1, x, 0, y, 0, workspace);
-      norm = finish_row(i, y, norm);
-      x = y;
+    if (!detail::has_packet_activation(config_.activation)) {
+      const T* x = input;
+      detail::RowNorm<T> norm;
+      for (std::size_t i = 0; i < layers_.size(); ++i) {
+        T* y = buffers[i % 2];
+        multiply_rows(i, 1, x, 0, y, 0, workspace);
+        norm = finish_row(i, y, norm);
+        x = y;
+      }
+      std::copy_n(x, config_.outputs, output);
+      return;
     }
-    std::copy_n(x, config_.outputs, output);
+
+    // Each later layer finishes its input (the previous product) chunk by
+    // chunk inside its own product, so that this work overlaps the stream
+    // of weights (detail::dense_row_staged). Same results as finish_row.
+    multiply_rows(0, 1, input, 0, buffers[0], 0, workspace);
+    detail::RowNorm<T> norm;
+    for (std::size_t i = 1; i < layers_.size(); ++i) {
+      const LayerInfo& previous = layers_[i - 1];
+      T* x = buffers[(i - 1) % 2];
+      T* y = buffers[i % 2];
+      detail::InputStage<T> stage{x, previous.outputs, previous.padded_outputs};
+      if (previous.folded) {
+        stage.row_sums = row_sums_.data() + previous.bias_offset;
+        stage.offsets = offsets_.data() + previous.bias_offset;
+        stage.previous = norm;
+      }
+      stage.activation = config_.activation;
+      stage.layer_norm = config_.layer_norm;
+      stage.eps = eps_;
+      if constexpr (uses_pairs) {
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+        norm = detail::dense_row_staged(packed(i), stage, workspace.pairs_.data(), y);
+#endif
+      } else {
+        norm = detail::dense_row_staged(packed(i), stage, x, y);
+      }
+    }
+    T* y = buffers[(layers_.size() - 1) % 2];
+    const LayerInfo& head = layers_.back();
+    if (head.folded) {
+      detail::unfold_layer_norm(y, head.padded_outputs, norm, row_sums_.data() + head.bias_offset,
+                                offsets_.data() + head.bias_offset);
+    }
+    std::copy_n(y, config_.outputs, output);
   }
 
   // Predicts one event with size checks; throws ShapeError on a size mismatch.
