@@ -374,44 +374,6 @@ EIGEN_STRONG_INLINE P silu_packet(const P& x) noexcept {
   return Eigen::internal::pdiv(c, Eigen::internal::padd(Eigen::internal::pset1<P>(T(1)), e));
 }
 
-// Sum over the packets of a row and an optional last partial packet, in four
-// partial sums (acc = step(acc, packet)), added pairwise, then across lanes.
-// The partial sums are named variables, not an array indexed at run time,
-// so that they stay in registers.
-template <class T, class Step>
-EIGEN_STRONG_INLINE T sum_packets(const T* row, Index full, const T* last, Step&& step) noexcept {
-  using P = Packet<T>;
-  constexpr Index lanes = packet_size<T>;
-  P sum0 = Eigen::internal::pzero(P());
-  P sum1 = sum0;
-  P sum2 = sum0;
-  P sum3 = sum0;
-  Index i = 0;
-  for (; i + 4 * lanes <= full; i += 4 * lanes) {
-    sum0 = step(sum0, Eigen::internal::ploadu<P>(row + i));
-    sum1 = step(sum1, Eigen::internal::ploadu<P>(row + i + lanes));
-    sum2 = step(sum2, Eigen::internal::ploadu<P>(row + i + 2 * lanes));
-    sum3 = step(sum3, Eigen::internal::ploadu<P>(row + i + 3 * lanes));
-  }
-  // At most three whole packets remain, then the partial one.
-  if (i < full) {
-    sum0 = step(sum0, Eigen::internal::ploadu<P>(row + i));
-    i += lanes;
-  }
-  if (i < full) {
-    sum1 = step(sum1, Eigen::internal::ploadu<P>(row + i));
-    i += lanes;
-  }
-  if (i < full) {
-    sum2 = step(sum2, Eigen::internal::ploadu<P>(row + i));
-  }
-  if (last != nullptr) {
-    sum3 = step(sum3, Eigen::internal::pload<P>(last));
-  }
-  const P total = Eigen::internal::padd(Eigen::internal::padd(sum0, sum1), Eigen::internal::padd(sum2, sum3));
-  return Eigen::internal::predux(total);
-}
-
 // Mean and 1 / sqrt(var + eps) of one row of a hidden block's output: the
 // layer normalisation that the next linear layer applies (ScaledColumns).
 template <class T>
@@ -518,43 +480,62 @@ inline void apply_activation(T* row, Index padded_width, Activation activation) 
   }
 }
 
-// Mean and 1 / sqrt(var + eps) of the first `width` values of a row, with
-// the biased variance of two passes, as PyTorch's LayerNorm computes it.
-// The values past the last whole packet go through the same packet
-// operations in a padded copy. No scalar multiply-add is left whose FMA
-// contraction could differ between call sites, so InferenceMlp (single
-// event and batch) and FixedMlp, which all call this function, agree to the
-// last bit.
+// Running sums for the statistics of one row, over d = value - shift with
+// the row's first value as the shift: per lane, sum of d and sum of d^2.
+template <class T>
+struct ShiftedSums {
+  Packet<T> shift;
+  Packet<T> sum;
+  Packet<T> squares;
+};
+
+template <class T>
+EIGEN_STRONG_INLINE ShiftedSums<T> start_shifted_sums(T shift) noexcept {
+  const Packet<T> zero = Eigen::internal::pzero(Packet<T>());
+  return {Eigen::internal::pset1<Packet<T>>(shift), zero, zero};
+}
+
+// Adds one packet of the row; its lanes at or past `valid` (the values of
+// the packet that lie inside the row) count as zero.
+template <class T>
+EIGEN_STRONG_INLINE void add_shifted(ShiftedSums<T>& sums, const Packet<T>& value, Index valid) noexcept {
+  using P = Packet<T>;
+  P d = Eigen::internal::psub(value, sums.shift);
+  if (valid < packet_size<T>) {
+    const P lane = Eigen::internal::plset<P>(T(0));
+    d = Eigen::internal::pand(d, Eigen::internal::pcmp_lt(lane, Eigen::internal::pset1<P>(static_cast<T>(valid))));
+  }
+  sums.sum = Eigen::internal::padd(sums.sum, d);
+  sums.squares = Eigen::internal::pmadd(d, d, sums.squares);
+}
+
+// mean = shift + S1 / n and var = S2 / n - (S1 / n)^2 (biased, as PyTorch's
+// LayerNorm), then 1 / sqrt(var + eps). Because the shift is one of the
+// values, (S1 / n)^2 <= var * n, so the subtraction loses at most a factor n
+// of relative precision, and about 1 for rows whose first value is typical.
+// Not inlined, so that every caller rounds these scalar steps alike (FMA
+// contraction can differ between inlined copies).
+template <class T>
+EIGEN_DONT_INLINE RowNorm<T> finish_statistics(const ShiftedSums<T>& sums, Index width, T eps) noexcept {
+  const T n = static_cast<T>(width);
+  const T mean_shift = Eigen::internal::predux(sums.sum) / n;
+  const T mean_square = Eigen::internal::predux(sums.squares) / n;
+  const T var = std::max(mean_square - mean_shift * mean_shift, T(0));
+  return {Eigen::internal::pfirst(sums.shift) + mean_shift, T(1) / std::sqrt(var + eps)};
+}
+
+// Mean and 1 / sqrt(var + eps) of the first `width` values of an aligned
+// row padded to whole packets, in one pass over the packets in order. The
+// single-event kernel adds the same packets in the same order as it
+// computes them (dense_tile_staged), so both agree to the last bit.
 template <class T>
 inline RowNorm<T> row_statistics(const T* row, Index width, T eps) noexcept {
-  using P = Packet<T>;
   constexpr Index lanes = packet_size<T>;
-  const Index full = width / lanes * lanes;
-  const Index tail = width - full;
-  // The partial packet at the end of the row, zero beyond the row. Copied
-  // only when there is one: a copy of zero values still calls memmove.
-  alignas(64) T last[lanes];
-  const T* last_packet = nullptr;
-  if (tail > 0) {
-    std::fill(last, last + lanes, T(0));
-    std::copy_n(row + full, tail, last);
-    last_packet = last;
+  ShiftedSums<T> sums = start_shifted_sums(row[0]);
+  for (Index i = 0; i < width; i += lanes) {
+    add_shifted(sums, Eigen::internal::pload<Packet<T>>(row + i), width - i);
   }
-
-  const T sum = sum_packets<T>(row, full, last_packet,
-                               [](const P& acc, const P& value) { return Eigen::internal::padd(acc, value); });
-  const T mean = sum / static_cast<T>(width);
-  const P mean_packet = Eigen::internal::pset1<P>(mean);
-
-  // The padding lanes take the value of the mean, so that they add no squared deviation.
-  if (tail > 0) {
-    std::fill(last + tail, last + lanes, mean);
-  }
-  const T squares = sum_packets<T>(row, full, last_packet, [&](const P& acc, const P& value) {
-    const P d = Eigen::internal::psub(value, mean_packet);
-    return Eigen::internal::pmadd(d, d, acc);
-  });
-  return {mean, T(1) / std::sqrt(squares / static_cast<T>(width) + eps)};
+  return finish_statistics(sums, width, eps);
 }
 
 // The input of a linear layer as the single-event kernel computes it, one
@@ -576,9 +557,10 @@ struct InputStage {
   T eps = T(0);
 };
 
-// Computes packet `offset` of the stage's row in place.
+// Computes packet `offset` of the stage's row in place and adds it to the
+// statistics (the first packet of the row sets their shift).
 template <class T>
-EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index offset) noexcept {
+EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index offset, ShiftedSums<T>& sums) noexcept {
   using P = Packet<T>;
   P value = Eigen::internal::pload<P>(stage.row + offset);
   if (stage.row_sums != nullptr) {
@@ -589,23 +571,31 @@ EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index off
   }
   value = activate_packet(value, stage.activation);
   Eigen::internal::pstore(stage.row + offset, value);
+  if (stage.layer_norm) {
+    if (offset == 0) {
+      sums = start_shifted_sums(Eigen::internal::pfirst(value));
+    }
+    add_shifted(sums, value, stage.width - offset);
+  }
   return value;
 }
 
 // Computes the inputs of panel rows [16 chunk, 16 chunk + 16) for a float
 // panel (one packet of inputs) ...
 template <class T>
-EIGEN_STRONG_INLINE void stage_chunk(const InputStage<T>& stage, Index chunk, const T*) noexcept {
-  stage_packet(stage, chunk * packet_size<T>);
+EIGEN_STRONG_INLINE void stage_chunk(const InputStage<T>& stage, Index chunk, const T*, ShiftedSums<T>& sums) noexcept {
+  stage_packet(stage, chunk * packet_size<T>, sums);
 }
 
 #if defined(__AVX512BF16__) && defined(__AVX512BW__)
 // ... or for a pair panel, where 16 rows are 32 inputs: two packets, rounded
 // to bf16 pairs like to_bf16_pairs.
-EIGEN_STRONG_INLINE void stage_chunk(const InputStage<float>& stage, Index chunk, Bf16Pair* pairs) noexcept {
+EIGEN_STRONG_INLINE void stage_chunk(const InputStage<float>& stage, Index chunk, Bf16Pair* pairs,
+                                     ShiftedSums<float>& sums) noexcept {
   const Index first = chunk * 32;
-  const __m512 low = stage_packet(stage, first);
-  const __m512 high = first + 16 < stage.padded_width ? stage_packet(stage, first + 16) : _mm512_setzero_ps();
+  const __m512 low = stage_packet(stage, first, sums);
+  const __m512 high =
+      first + 16 < stage.padded_width ? stage_packet(stage, first + 16, sums) : _mm512_setzero_ps();
   _mm512_storeu_si512(pairs + chunk * 16, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(high, low)));
 }
 
@@ -649,13 +639,14 @@ EIGEN_STRONG_INLINE RowNorm<T> dense_tile_staged(const W* weights, Index block_s
   }
 
   RowNorm<T> norm;
+  ShiftedSums<T> sums = start_shifted_sums(T(0));
   const Index chunks = (rows + chunk_rows - 1) / chunk_rows;
   Index staged = 0;
   const auto stage_next = [&] {
-    stage_chunk(stage, staged, x);
+    stage_chunk(stage, staged, x, sums);
     ++staged;
     if (staged == chunks && stage.layer_norm) {
-      norm = row_statistics(stage.row, stage.width, stage.eps);
+      norm = finish_statistics(sums, stage.width, stage.eps);
     }
   };
   for (Index ahead = 0; ahead < stage_lookahead && staged < chunks; ++ahead) {
