@@ -185,6 +185,10 @@ TEST_CASE("invalid configuration is rejected", "[simulation]") {
   metnet::SimulationConfig heavy_share;
   heavy_share.zmumu.isr_heavy_flavour_fraction = 1.5;
   CHECK_THROWS_AS(metnet::EventGenerator(Process::zmumu, heavy_share, 1), metnet::ConfigError);
+  metnet::SimulationConfig neutrino_share;
+  neutrino_share.jets.b_neutrino_share_min = 0.6;
+  neutrino_share.jets.b_neutrino_share_max = 0.5;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, neutrino_share, 1), metnet::ConfigError);
   metnet::SimulationConfig light_stop;
   light_stop.stop.stop_mass = 200.0;
   CHECK_THROWS_AS(metnet::EventGenerator(Process::stop_pair, light_stop, 1), metnet::ConfigError);
@@ -297,11 +301,11 @@ TEST_CASE("hard ISR is more central", "[simulation][physics]") {
 }
 
 TEST_CASE("track core loss grows with jet pT", "[simulation][physics]") {
-  const metnet::JetConfig jets;  // loss of 0.15 r^2 / (1 + r^2), r = pT / 150 GeV
-  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 50.0), WithinRel(0.985, 1e-12));
-  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 150.0), WithinRel(0.925, 1e-12));
-  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 300.0), WithinRel(0.88, 1e-12));
-  CHECK(metnet::detail::track_core_efficiency(jets, 5000.0) > 0.85);
+  const metnet::JetConfig jets;  // loss of 0.12 r^2 / (1 + r^2), r = pT / 150 GeV
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 50.0), WithinRel(0.988, 1e-12));
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 150.0), WithinRel(0.94, 1e-12));
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 300.0), WithinRel(0.904, 1e-12));
+  CHECK(metnet::detail::track_core_efficiency(jets, 5000.0) > 0.88);
 
   metnet::SimulationConfig too_large;
   too_large.jets.track_core_loss_max = 1.5;

@@ -234,7 +234,7 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
 
     if (parton.kind == PartonKind::b_quark && rng.uniform() < jc.b_semileptonic_probability) {
       const double z_lepton = rng.uniform(0.05, 0.45);
-      const double z_neutrino = rng.uniform(0.05, 0.35) * (1.0 - z_lepton);
+      const double z_neutrino = rng.uniform(jc.b_neutrino_share_min, jc.b_neutrino_share_max) * (1.0 - z_lepton);
       out.true_x += z_neutrino * pt * cos_phi;
       out.true_y += z_neutrino * pt * sin_phi;
       const double lepton_pt = z_lepton * pt;
