@@ -43,9 +43,10 @@ grep -q "huber+sinkhorn" out.txt || fail "inspect: the Sinkhorn model is not nam
 grep -q "second.epsilon = 0.05" out.txt || fail "inspect: --sinkhorn-epsilon 0.05 is not in the weights file"
 grep -q "second.weighted_marginals = 0" out.txt || fail "inspect: the Sinkhorn marginals are not equal by default"
 ok "$metnet" train train.csv --loss huber+sinkhorn --layers 1 --width 8 --epochs 1 --batch-size 64 \
-  --sinkhorn-weighted-marginals -o sinkhorn_weighted.json
+  --sinkhorn-weighted-marginals --sinkhorn-on parallel -o sinkhorn_weighted.json
 ok "$metnet" inspect sinkhorn_weighted.json
 grep -q "second.weighted_marginals = 1" out.txt || fail "inspect: --sinkhorn-weighted-marginals is not in the weights file"
+grep -q "second.compared_columns = 1" out.txt || fail "inspect: --sinkhorn-on parallel is not in the weights file"
 
 # Bad inputs.
 sed '1s/Tight_Final_SumET/Renamed_SumET/' train.csv > no_column.csv
@@ -73,6 +74,7 @@ bad "fixed needs --mu" out11.csv "$metnet" simulate --mu-profile fixed --events 
 bad "sinkhorn-weight" out12.json "$metnet" train train.csv --loss huber --sinkhorn-weight 2 -o out12.json
 bad "sinkhorn-weighted-marginals" out17.json "$metnet" train train.csv --loss huber --sinkhorn-weighted-marginals \
   -o out17.json
+bad "sinkhorn-on" out18.json "$metnet" train train.csv --loss gnll --sinkhorn-on parallel -o out18.json
 bad "sinkhorn-epsilon" out15.json "$metnet" train train.csv --loss gnll --sinkhorn-epsilon 0.1 -o out15.json
 bad "filter.max_true_met" out13.csv "$metnet" simulate --min-true-met 300 --max-true-met 200 --events 10 -o out13.csv
 bad "stop.stop_mass" out16.csv "$metnet" simulate --process stop --stop-mass 400 --neutralino-mass 300 --events 10 -o out16.csv

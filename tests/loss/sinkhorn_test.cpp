@@ -11,6 +11,7 @@
 #include "metnet/core/random.hpp"
 #include "metnet/loss/sinkhorn.hpp"
 #include "metnet/loss/sum.hpp"
+#include "metnet/model/loss_settings.hpp"
 
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
@@ -285,4 +286,52 @@ TEST_CASE("Sinkhorn rejects invalid inputs", "[loss][sinkhorn]") {
   CHECK_THROWS_AS(loss.divergence<double>(x, vector_from({0.0, 0.0}), x, Vector<double>()), std::invalid_argument);
   const Sinkhorn bad{.epsilon = 0.0};
   CHECK_THROWS_AS(bad.divergence<double>(x, Vector<double>(), x, Vector<double>()), metnet::ConfigError);
+}
+
+TEST_CASE("Sinkhorn compares leading columns only", "[loss][sinkhorn][gradient]") {
+  metnet::Rng rng(23);
+  Matrix<double> output(6, 2);
+  Matrix<double> target(6, 2);
+  for (int i = 0; i < 6; ++i) {
+    for (int c = 0; c < 2; ++c) {
+      output(i, c) = rng.normal();
+      target(i, c) = rng.normal() + 0.5;
+    }
+  }
+  Sinkhorn first_column = precise(0.5);
+  first_column.compared_columns = 1;
+  Matrix<double> gradient;
+  const double value = first_column.value_and_gradient<double>(output, target, Vector<double>(), gradient);
+
+  const Matrix<double> output_x = output.leftCols(1);
+  const Matrix<double> target_x = target.leftCols(1);
+  Matrix<double> gradient_x;
+  const double value_x = precise(0.5).value_and_gradient<double>(output_x, target_x, Vector<double>(), gradient_x);
+  CHECK_THAT(value, WithinRel(value_x, 1e-12));
+  CHECK_THAT(first_column.value<double>(output, target, Vector<double>()), WithinRel(value_x, 1e-12));
+  REQUIRE(gradient.rows() == 6);
+  REQUIRE(gradient.cols() == 2);
+  CHECK(gradient.col(1).isZero());
+  CHECK((gradient.col(0) - gradient_x.col(0)).cwiseAbs().maxCoeff() < 1e-12);
+  // Both columns differ, so comparing all of them gives another value.
+  CHECK(std::abs(precise(0.5).value<double>(output, target, Vector<double>()) - value) > 1e-3);
+
+  const Matrix<double> numerical = metnet::test::numerical_gradient(first_column, output, target, Vector<double>());
+  CHECK(metnet::test::relative_error(gradient, numerical) < 1e-6);
+
+  Sinkhorn too_many = precise(0.5);
+  too_many.compared_columns = 3;
+  CHECK_THROWS_AS(too_many.value<double>(output, target, Vector<double>()), metnet::ConfigError);
+}
+
+TEST_CASE("Sinkhorn compared columns survive the weights file", "[loss][sinkhorn]") {
+  Sinkhorn loss{};
+  loss.compared_columns = 1;
+  const metnet::LossSettings settings = metnet::loss_settings(loss);
+  CHECK(metnet::loss_from_settings<Sinkhorn>(settings).compared_columns == 1);
+
+  // Files written before the parameter existed compared every column.
+  metnet::LossSettings old_settings = settings;
+  old_settings.parameters.erase("compared_columns");
+  CHECK(metnet::loss_from_settings<Sinkhorn>(old_settings).compared_columns == 0);
 }

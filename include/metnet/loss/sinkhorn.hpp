@@ -128,6 +128,13 @@ struct Sinkhorn {
   // that is with uniform marginals. The divergence() functions always use the
   // weights they are given.
   bool weighted_marginals = false;
+  // As a training loss: the number of leading target columns compared, 0
+  // for all of them. With 1, METNet's rotated frame compares only the MET
+  // component along the reference MET. The perpendicular component of the
+  // true MET is mostly resolution smearing that the inputs cannot predict,
+  // so matching its spread adds that smearing to the predictions. The
+  // divergence() functions always use every column they are given.
+  Index compared_columns = 0;
   // The accelerated solver (true): converged annealing steps, over-relaxed
   // updates and banded products. The plain solver (false) is the reference
   // it is tested and benchmarked against; both stop at the same tolerance.
@@ -180,9 +187,10 @@ struct Sinkhorn {
   template <class T>
   T value(ConstMatrixRef<T> output, ConstMatrixRef<T> target, ConstVectorRef<T> weights) const {
     detail::check_loss_inputs<T>(name(), outputs_per_target, output, target, weights);
+    const Index columns = columns_compared(output.cols());
     static const Vector<T> uniform;
     const ConstVectorRef<T> marginals = weighted_marginals ? weights : ConstVectorRef<T>(uniform);
-    return solve<T>(output, marginals, target, marginals, false).divergence;
+    return solve<T>(output.leftCols(columns), marginals, target.leftCols(columns), marginals, false).divergence;
   }
 
   // NOTE: a run that reaches max_iterations without converging still
@@ -192,14 +200,29 @@ struct Sinkhorn {
   T value_and_gradient(ConstMatrixRef<T> output, ConstMatrixRef<T> target, ConstVectorRef<T> weights,
                        Matrix<T>& gradient) const {
     detail::check_loss_inputs<T>(name(), outputs_per_target, output, target, weights);
+    const Index columns = columns_compared(output.cols());
     static const Vector<T> uniform;
     const ConstVectorRef<T> marginals = weighted_marginals ? weights : ConstVectorRef<T>(uniform);
-    auto result = solve<T>(output, marginals, target, marginals, true);
-    gradient = std::move(result.gradient);
+    auto result = solve<T>(output.leftCols(columns), marginals, target.leftCols(columns), marginals, true);
+    if (columns == output.cols()) {
+      gradient = std::move(result.gradient);
+    } else {
+      gradient = Matrix<T>::Zero(output.rows(), output.cols());
+      gradient.leftCols(columns) = result.gradient;
+    }
     return result.divergence;
   }
 
  private:
+  // The columns a loss call compares: compared_columns, or all for 0.
+  Index columns_compared(Index columns) const {
+    if (compared_columns < 0 || compared_columns > columns) {
+      throw ConfigError("sinkhorn loss: expected compared_columns from 0 (all) to " + std::to_string(columns) +
+                        " (the target columns), found " + std::to_string(compared_columns));
+    }
+    return compared_columns == 0 ? columns : compared_columns;
+  }
+
   void check_settings() const {
     if (!(epsilon > 0.0) || !std::isfinite(epsilon)) {
       throw ConfigError("sinkhorn loss: expected epsilon > 0 (squared units of the targets), found " +

@@ -6,7 +6,8 @@
 // a Gaussian NLL network.
 //
 // Parameter names: Huber "delta"; Sinkhorn "epsilon", "annealing_factor",
-// "max_iterations", "tolerance", "weighted_marginals" (0 or 1); GaussianNll "eps", "full" (0 or 1); a Sum
+// "max_iterations", "tolerance", "weighted_marginals" (0 or 1),
+// "compared_columns" (0 for all); GaussianNll "eps", "full" (0 or 1); a Sum
 // stores its parts with the prefixes "first." and "second." and "lambda".
 
 #include <string>
@@ -40,6 +41,7 @@ inline void write_parameters(LossSettings& settings, const Sinkhorn& loss, const
   settings.parameters[prefix + "max_iterations"] = static_cast<double>(loss.max_iterations);
   settings.parameters[prefix + "tolerance"] = loss.tolerance;
   settings.parameters[prefix + "weighted_marginals"] = loss.weighted_marginals ? 1.0 : 0.0;
+  settings.parameters[prefix + "compared_columns"] = static_cast<double>(loss.compared_columns);
 }
 
 inline void write_parameters(LossSettings& settings, const GaussianNll& loss, const std::string& prefix) {
@@ -66,6 +68,9 @@ inline void read_parameters(const LossSettings& settings, Sinkhorn& loss, const 
   // Files written before this parameter existed used weighted marginals.
   const auto marginals = settings.parameters.find(prefix + "weighted_marginals");
   loss.weighted_marginals = marginals == settings.parameters.end() || marginals->second != 0.0;
+  // Files written before this parameter existed compared all columns.
+  const auto columns = settings.parameters.find(prefix + "compared_columns");
+  loss.compared_columns = columns == settings.parameters.end() ? 0 : static_cast<Index>(columns->second);
 }
 
 inline void read_parameters(const LossSettings& settings, GaussianNll& loss, const std::string& prefix) {

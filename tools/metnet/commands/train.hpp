@@ -37,6 +37,8 @@ struct TrainArguments {
   double sinkhorn_epsilon = Sinkhorn{}.epsilon;
   bool sinkhorn_epsilon_given = false;
   bool sinkhorn_weighted_marginals = false;
+  std::string sinkhorn_on = "vector";
+  bool sinkhorn_on_given = false;
   double validation_fraction = 0.1;
   int patience = 5;
   std::string keep = "best";
@@ -141,6 +143,9 @@ inline void run_train(const TrainArguments& arguments) {
   if (arguments.sinkhorn_epsilon_given && kind != LossKind::huber_sinkhorn) {
     throw ConfigError("--sinkhorn-epsilon applies to --loss huber+sinkhorn only, found --loss " + arguments.loss);
   }
+  if (arguments.sinkhorn_on_given && kind != LossKind::huber_sinkhorn) {
+    throw ConfigError("--sinkhorn-on applies to --loss huber+sinkhorn only, found --loss " + arguments.loss);
+  }
   if (arguments.sinkhorn_weighted_marginals && kind != LossKind::huber_sinkhorn) {
     throw ConfigError("--sinkhorn-weighted-marginals applies to --loss huber+sinkhorn only, found --loss " +
                       arguments.loss);
@@ -159,6 +164,8 @@ inline void run_train(const TrainArguments& arguments) {
       loss.lambda = arguments.sinkhorn_weight;
       loss.second.epsilon = arguments.sinkhorn_epsilon;
       loss.second.weighted_marginals = arguments.sinkhorn_weighted_marginals;
+      // The events are rotated, so the first target column is the component along the reference MET.
+      loss.second.compared_columns = arguments.sinkhorn_on == "parallel" ? 1 : 0;
     }
     return train_and_save(events, arguments, loss);
   });
@@ -202,6 +209,12 @@ inline void add_train_command(CLI::App& app) {
                           "standardised target units: larger values compare the two batches on a coarser scale")
           ->check(CLI::PositiveNumber)
           ->capture_default_str();
+  CLI::Option* sinkhorn_on =
+      command->add_option("--sinkhorn-on", arguments->sinkhorn_on,
+                          "What the Sinkhorn divergence in huber+sinkhorn compares: vector (the predicted and true "
+                          "MET vectors) or parallel (only their components along the reference MET)")
+          ->check(CLI::IsMember({"vector", "parallel"}))
+          ->capture_default_str();
   command->add_flag("--sinkhorn-weighted-marginals", arguments->sinkhorn_weighted_marginals,
                     "Give each event its sample weight as its mass in the Sinkhorn divergence, so that the term "
                     "compares the weighted distributions that the Huber term is fitted to (default: equal masses)");
@@ -244,7 +257,8 @@ inline void add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_option("-o,--output", arguments->output, "Weights file to write (.json)")->required();
-  command->callback([arguments, sinkhorn_weight, sinkhorn_epsilon] {
+  command->callback([arguments, sinkhorn_weight, sinkhorn_epsilon, sinkhorn_on] {
+    arguments->sinkhorn_on_given = sinkhorn_on->count() > 0;
     arguments->sinkhorn_weight_given = sinkhorn_weight->count() > 0;
     arguments->sinkhorn_epsilon_given = sinkhorn_epsilon->count() > 0;
     run_train(*arguments);
