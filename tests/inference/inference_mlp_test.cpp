@@ -277,7 +277,7 @@ TEST_CASE("SiLU stays accurate over the float range", "[inference][numerics]") {
   const Index padded = metnet::detail::round_up(static_cast<Index>(row.size()), metnet::detail::packet_size<float>);
   std::vector<float, Eigen::aligned_allocator<float>> values(static_cast<std::size_t>(padded), 0.0f);
   std::copy(row.begin(), row.end(), values.begin());
-  metnet::detail::apply_activation<float>(values.data(), padded, metnet::Activation::silu);
+  metnet::detail::apply_activation(values.data(), padded, metnet::Activation::silu);
   for (std::size_t i = row.size(); i < values.size(); ++i) {
     CHECK(values[i] == 0.0f);
   }

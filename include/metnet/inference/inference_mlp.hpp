@@ -189,7 +189,10 @@ class InferenceMlp {
       const LayerInfo& previous = layers_[i - 1];
       T* x = buffers[(i - 1) % 2];
       T* y = buffers[i % 2];
-      detail::InputStage<T> stage{x, previous.outputs, previous.padded_outputs};
+      detail::InputStage<T> stage;
+      stage.row = x;
+      stage.width = previous.outputs;
+      stage.padded_width = previous.padded_outputs;
       if (previous.folded) {
         stage.row_sums = row_sums_.data() + previous.bias_offset;
         stage.offsets = offsets_.data() + previous.bias_offset;
@@ -338,7 +341,7 @@ class InferenceMlp {
     if (i + 1 == layers_.size()) {
       return {};  // the output head is linear
     }
-    detail::apply_activation(y, layer.padded_outputs, config_.activation);
+    detail::apply_activation<uses_pairs>(y, layer.padded_outputs, config_.activation);
     return config_.layer_norm ? detail::row_statistics(y, layer.outputs, eps_) : detail::RowNorm<T>{};
   }
 

@@ -374,6 +374,28 @@ EIGEN_STRONG_INLINE P silu_packet(const P& x) noexcept {
   return Eigen::internal::pdiv(c, Eigen::internal::padd(Eigen::internal::pset1<P>(T(1)), e));
 }
 
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+// SiLU for the vdpbf16ps kernel, whose next step rounds the result to bf16
+// (a relative error of up to 2^-9 = 2e-3). exp(-c) = 2^n * 2^f with 2^f from
+// a degree-4 polynomial on [-1/2, 1/2] (least-squares fit, relative error
+// 3e-6), and 1 / (1 + exp(-c)) from vrcp14ps (relative error at most
+// 2^-14 = 6e-5), so the result is within about 7e-5 of SiLU, relative.
+EIGEN_STRONG_INLINE __m512 silu_packet_bf16(__m512 x) noexcept {
+  const __m512 c = _mm512_max_ps(x, _mm512_set1_ps(-80.0f));
+  const __m512 t = _mm512_mul_ps(c, _mm512_set1_ps(-1.44269504f));  // -c log2(e), at most 115.5
+  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(t, n);
+  __m512 power = _mm512_set1_ps(9.5605198e-3f);
+  power = _mm512_fmadd_ps(power, f, _mm512_set1_ps(5.5917121e-2f));
+  power = _mm512_fmadd_ps(power, f, _mm512_set1_ps(2.4024981e-1f));
+  power = _mm512_fmadd_ps(power, f, _mm512_set1_ps(6.9312197e-1f));
+  power = _mm512_fmadd_ps(power, f, _mm512_set1_ps(9.9999917e-1f));
+  // vscalefps multiplies by 2^n and returns 0 for n below the float range.
+  const __m512 e = _mm512_scalef_ps(power, n);
+  return _mm512_mul_ps(c, _mm512_rcp14_ps(_mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+}
+#endif
+
 // Mean and 1 / sqrt(var + eps) of one row of a hidden block's output: the
 // layer normalisation that the next linear layer applies (ScaledColumns).
 template <class T>
@@ -448,13 +470,21 @@ inline void unfold_layer_norm(T* row, Index padded_width, const RowNorm<T>& norm
 // through Eigen's array expression instead.
 inline bool has_packet_activation(Activation activation) noexcept { return activation != Activation::tanh; }
 
-// Identity, ReLU or SiLU of one packet (has_packet_activation).
-template <class P>
+// Identity, ReLU or SiLU of one packet (has_packet_activation). With
+// RoundedToBf16, for the input of the vdpbf16ps kernel, SiLU is computed to
+// about 7e-5 instead of a few float ulps (silu_packet_bf16).
+template <bool RoundedToBf16, class P>
 EIGEN_STRONG_INLINE P activate_packet(const P& x, Activation activation) noexcept {
   switch (activation) {
     case Activation::relu:
       return Eigen::internal::pmax(x, Eigen::internal::pzero(x));
     case Activation::silu:
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+      if constexpr (RoundedToBf16 && std::is_same_v<typename Eigen::internal::unpacket_traits<P>::type, float> &&
+                    sizeof(P) == 64) {
+        return silu_packet_bf16(x);
+      }
+#endif
       return silu_packet(x);
     default:
       return x;
@@ -466,7 +496,7 @@ EIGEN_STRONG_INLINE P activate_packet(const P& x, Activation activation) noexcep
 // SiLU is c / (1 + exp(-c)) with c = max(x, -80): exp never overflows
 // (exp(80) ~ 5.5e34), and for x < -80 the result is silu(-80) ~ -1.4e-33,
 // within 1.5e-33 of the exact value. Eigen 3.4 vectorises exp and tanh.
-template <class T>
+template <bool RoundedToBf16 = false, class T>
 inline void apply_activation(T* row, Index padded_width, Activation activation) noexcept {
   constexpr Index lanes = packet_size<T>;
   if (!has_packet_activation(activation)) {
@@ -476,15 +506,55 @@ inline void apply_activation(T* row, Index padded_width, Activation activation) 
     return;
   }
   for (Index i = 0; i < padded_width; i += lanes) {
-    Eigen::internal::pstore(row + i, activate_packet(Eigen::internal::pload<Packet<T>>(row + i), activation));
+    Eigen::internal::pstore(row + i,
+                            activate_packet<RoundedToBf16>(Eigen::internal::pload<Packet<T>>(row + i), activation));
   }
+}
+
+// First lane and sum of the lanes of a packet. With AVX-512 they avoid the
+// extract and cast intrinsics that Eigen's pfirst and predux use, which GCC
+// 12 reports as reading an uninitialized value (-Wuninitialized).
+template <class P>
+EIGEN_STRONG_INLINE typename Eigen::internal::unpacket_traits<P>::type first_lane(const P& packet) noexcept {
+#if defined(__AVX512F__)
+  using T = typename Eigen::internal::unpacket_traits<P>::type;
+  if constexpr (std::is_same_v<T, float> && sizeof(P) == 64) {
+    return _mm512_cvtss_f32(packet);
+  } else if constexpr (std::is_same_v<T, double> && sizeof(P) == 64) {
+    return _mm512_cvtsd_f64(packet);
+  }
+#endif
+  return Eigen::internal::pfirst(packet);
+}
+
+template <class P>
+EIGEN_STRONG_INLINE typename Eigen::internal::unpacket_traits<P>::type lane_sum(const P& packet) noexcept {
+#if defined(__AVX512F__)
+  using T = typename Eigen::internal::unpacket_traits<P>::type;
+  if constexpr (std::is_same_v<T, float> && sizeof(P) == 64) {
+    __m512 v = packet;
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(0xFFFF, v, 0x4E));
+    v = _mm512_add_ps(v, _mm512_maskz_permute_ps(0xFFFF, v, 0xB1));
+    return _mm512_cvtss_f32(v);
+  } else if constexpr (std::is_same_v<T, double> && sizeof(P) == 64) {
+    __m512d v = packet;
+    v = _mm512_add_pd(v, _mm512_maskz_shuffle_f64x2(0xFF, v, v, 0x4E));
+    v = _mm512_add_pd(v, _mm512_maskz_shuffle_f64x2(0xFF, v, v, 0xB1));
+    v = _mm512_add_pd(v, _mm512_maskz_permute_pd(0xFF, v, 0x55));
+    return _mm512_cvtsd_f64(v);
+  }
+#endif
+  return Eigen::internal::predux(packet);
 }
 
 // Running sums for the statistics of one row, over d = value - shift with
 // the row's first value as the shift: per lane, sum of d and sum of d^2.
 template <class T>
 struct ShiftedSums {
-  Packet<T> shift;
+  T shift;
+  Packet<T> shift_packet;
   Packet<T> sum;
   Packet<T> squares;
 };
@@ -492,7 +562,7 @@ struct ShiftedSums {
 template <class T>
 EIGEN_STRONG_INLINE ShiftedSums<T> start_shifted_sums(T shift) noexcept {
   const Packet<T> zero = Eigen::internal::pzero(Packet<T>());
-  return {Eigen::internal::pset1<Packet<T>>(shift), zero, zero};
+  return {shift, Eigen::internal::pset1<Packet<T>>(shift), zero, zero};
 }
 
 // Adds one packet of the row; its lanes at or past `valid` (the values of
@@ -500,7 +570,7 @@ EIGEN_STRONG_INLINE ShiftedSums<T> start_shifted_sums(T shift) noexcept {
 template <class T>
 EIGEN_STRONG_INLINE void add_shifted(ShiftedSums<T>& sums, const Packet<T>& value, Index valid) noexcept {
   using P = Packet<T>;
-  P d = Eigen::internal::psub(value, sums.shift);
+  P d = Eigen::internal::psub(value, sums.shift_packet);
   if (valid < packet_size<T>) {
     const P lane = Eigen::internal::plset<P>(T(0));
     d = Eigen::internal::pand(d, Eigen::internal::pcmp_lt(lane, Eigen::internal::pset1<P>(static_cast<T>(valid))));
@@ -513,15 +583,18 @@ EIGEN_STRONG_INLINE void add_shifted(ShiftedSums<T>& sums, const Packet<T>& valu
 // LayerNorm), then 1 / sqrt(var + eps). Because the shift is one of the
 // values, (S1 / n)^2 <= var * n, so the subtraction loses at most a factor n
 // of relative precision, and about 1 for rows whose first value is typical.
-// Not inlined, so that every caller rounds these scalar steps alike (FMA
-// contraction can differ between inlined copies).
+// The subtraction is an explicit multiply-add on packets, so that FMA
+// contraction cannot round it differently at different call sites.
 template <class T>
-EIGEN_DONT_INLINE RowNorm<T> finish_statistics(const ShiftedSums<T>& sums, Index width, T eps) noexcept {
+EIGEN_STRONG_INLINE RowNorm<T> finish_statistics(const ShiftedSums<T>& sums, Index width, T eps) noexcept {
+  using P = Packet<T>;
   const T n = static_cast<T>(width);
-  const T mean_shift = Eigen::internal::predux(sums.sum) / n;
-  const T mean_square = Eigen::internal::predux(sums.squares) / n;
-  const T var = std::max(mean_square - mean_shift * mean_shift, T(0));
-  return {Eigen::internal::pfirst(sums.shift) + mean_shift, T(1) / std::sqrt(var + eps)};
+  const T mean_shift = lane_sum(sums.sum) / n;
+  const P mean_shift_packet = Eigen::internal::pset1<P>(mean_shift);
+  const P mean_square = Eigen::internal::pset1<P>(lane_sum(sums.squares) / n);
+  const T var = first_lane(Eigen::internal::pmadd(Eigen::internal::pnegate(mean_shift_packet), mean_shift_packet,
+                                                  mean_square));
+  return {sums.shift + mean_shift, T(1) / std::sqrt(std::max(var, T(0)) + eps)};
 }
 
 // Mean and 1 / sqrt(var + eps) of the first `width` values of an aligned
@@ -546,9 +619,9 @@ inline RowNorm<T> row_statistics(const T* row, Index width, T eps) noexcept {
 // row_statistics, so the result equals the batched path's to the last bit.
 template <class T>
 struct InputStage {
-  T* row;                        // the previous layer's product; becomes the activated input
-  Index width;                   // values in the row
-  Index padded_width;            // width rounded up to whole packets, the rest zero
+  T* row = nullptr;              // the previous layer's product; becomes the activated input
+  Index width = 0;               // values in the row
+  Index padded_width = 0;        // width rounded up to whole packets, the rest zero
   const T* row_sums = nullptr;   // c of the previous layer when it is folded
   const T* offsets = nullptr;    // d of the previous layer when it is folded
   RowNorm<T> previous;           // statistics that the fold applies
@@ -558,8 +631,9 @@ struct InputStage {
 };
 
 // Computes packet `offset` of the stage's row in place and adds it to the
-// statistics (the first packet of the row sets their shift).
-template <class T>
+// statistics (the first packet of the row sets their shift). RoundedToBf16:
+// the values go to the vdpbf16ps kernel (activate_packet).
+template <bool RoundedToBf16, class T>
 EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index offset, ShiftedSums<T>& sums) noexcept {
   using P = Packet<T>;
   P value = Eigen::internal::pload<P>(stage.row + offset);
@@ -569,11 +643,11 @@ EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index off
     value = Eigen::internal::pmadd(Eigen::internal::pset1<P>(stage.previous.inv_std), centred,
                                    Eigen::internal::pload<P>(stage.offsets + offset));
   }
-  value = activate_packet(value, stage.activation);
+  value = activate_packet<RoundedToBf16>(value, stage.activation);
   Eigen::internal::pstore(stage.row + offset, value);
   if (stage.layer_norm) {
     if (offset == 0) {
-      sums = start_shifted_sums(Eigen::internal::pfirst(value));
+      sums = start_shifted_sums(first_lane(value));
     }
     add_shifted(sums, value, stage.width - offset);
   }
@@ -584,7 +658,7 @@ EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index off
 // panel (one packet of inputs) ...
 template <class T>
 EIGEN_STRONG_INLINE void stage_chunk(const InputStage<T>& stage, Index chunk, const T*, ShiftedSums<T>& sums) noexcept {
-  stage_packet(stage, chunk * packet_size<T>, sums);
+  stage_packet<false>(stage, chunk * packet_size<T>, sums);
 }
 
 #if defined(__AVX512BF16__) && defined(__AVX512BW__)
@@ -593,9 +667,9 @@ EIGEN_STRONG_INLINE void stage_chunk(const InputStage<T>& stage, Index chunk, co
 EIGEN_STRONG_INLINE void stage_chunk(const InputStage<float>& stage, Index chunk, Bf16Pair* pairs,
                                      ShiftedSums<float>& sums) noexcept {
   const Index first = chunk * 32;
-  const __m512 low = stage_packet(stage, first, sums);
+  const __m512 low = stage_packet<true>(stage, first, sums);
   const __m512 high =
-      first + 16 < stage.padded_width ? stage_packet(stage, first + 16, sums) : _mm512_setzero_ps();
+      first + 16 < stage.padded_width ? stage_packet<true>(stage, first + 16, sums) : _mm512_setzero_ps();
   _mm512_storeu_si512(pairs + chunk * 16, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(high, low)));
 }
 
