@@ -127,6 +127,50 @@ void register_batch(const Fixture& fixture, Index rows) {
   });
 }
 
+// Floats in the packed float weights of a network: each layer stores its
+// inputs x outputs weights with the outputs padded to whole SIMD packets.
+Index packed_weight_floats(const metnet::MlpWeights<float>& weights) {
+  Index floats = 0;
+  for (const auto& linear : weights.linear) {
+    floats += linear.weight.cols() * metnet::detail::round_up(linear.weight.rows(), metnet::detail::packet_size<float>);
+  }
+  return floats;
+}
+
+// Reads as many bytes as one single event reads weights (float, or half of
+// that for bf16), once per iteration, with eight independent packet sums and
+// nothing else: the time the caches need to deliver one event's weights,
+// which bounds the single-event time from below.
+void register_weight_stream(const Fixture& fixture) {
+  using Packet = metnet::detail::Packet<float>;
+  constexpr Index lanes = metnet::detail::packet_size<float>;
+  for (const bool bf16 : {false, true}) {
+    const Index floats = metnet::detail::round_up(packed_weight_floats(fixture.weights) / (bf16 ? 2 : 1), 8 * lanes);
+    const std::string name = std::string("BM_WeightStream") + (bf16 ? "Bf16/" : "/") + fixture.shape.name;
+    benchmark::RegisterBenchmark(name.c_str(), [floats](benchmark::State& state) {
+      std::vector<float, Eigen::aligned_allocator<float>> buffer(static_cast<std::size_t>(floats), 0.5f);
+      const float* data = buffer.data();
+      for (auto _ : state) {
+        Packet sums[8];
+        for (Packet& sum : sums) {
+          sum = Eigen::internal::pzero(sum);
+        }
+        for (Index i = 0; i < floats; i += 8 * lanes) {
+          for (int q = 0; q < 8; ++q) {
+            sums[q] = Eigen::internal::padd(sums[q], Eigen::internal::pload<Packet>(data + i + q * lanes));
+          }
+        }
+        for (int q = 1; q < 8; ++q) {
+          sums[0] = Eigen::internal::padd(sums[0], sums[q]);
+        }
+        benchmark::DoNotOptimize(sums[0]);
+        benchmark::ClobberMemory();
+      }
+      state.SetBytesProcessed(state.iterations() * floats * static_cast<Index>(sizeof(float)));
+    });
+  }
+}
+
 // Largest |difference| of metnet's outputs from the baseline's over the event pool.
 template <class Predict>
 double max_difference(const Fixture& fixture, Predict&& predict) {
@@ -175,11 +219,15 @@ int main(int argc, char** argv) {
 
   benchmark::AddCustomContext("compiler and flags", METNET_BENCH_COMPILER_FLAGS);
   benchmark::AddCustomContext("SIMD packet (floats)", std::to_string(metnet::detail::packet_size<float>));
+  benchmark::AddCustomContext("bf16 kernel", metnet::detail::has_bf16_dot ? "vdpbf16ps (AVX512-BF16)"
+                                                                        : "bf16 weights widened to float");
   add_agreement_context(net_s, fixed_s.get(), nullptr);
   add_agreement_context(net_l, nullptr, fixed_l.get());
 
   register_single_event(net_s, fixed_s.get(), nullptr);
   register_single_event(net_l, nullptr, fixed_l.get());
+  register_weight_stream(net_s);
+  register_weight_stream(net_l);
   for (const Index rows : {64, 1024, 65536}) {
     register_batch(net_s, rows);
     register_batch(net_l, rows);
