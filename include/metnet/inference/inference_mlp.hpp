@@ -11,27 +11,33 @@
 // threads as long as each thread has its own Workspace.
 //
 // Each hidden block (Linear, activation, LayerNorm) runs as one pass: the
-// matrix product keeps its outputs in registers, adds the bias, and the
+// matrix product keeps its outputs in registers and adds the bias, and the
 // activation follows while the row is still in L1. Weights are stored
 // transposed and cut into column blocks (detail/kernels.hpp). Each layer
 // normalisation is folded into the next linear layer (gamma into its
 // weights, beta into its bias, the mean and 1/std applied after the
 // product), so a layer's product does not wait for the previous block's
-// statistics. detail::ScaledColumns gives the algebra and its rounding.
+// statistics. detail::ScaledColumns gives the algebra and its rounding. The
+// single-event call goes one step further: each layer computes its input
+// (activation and statistics of the previous product) a packet at a time
+// inside its own product (detail::dense_row_staged).
 //
 // WeightStorage = BFloat16 stores the weights in 16 bits and accumulates in
 // float; that halves the weight traffic, which bounds the single-event time.
 // Two kernels implement it:
 // - built for AVX512-BF16 (__AVX512BF16__, e.g. -march=native on AMD Zen 4):
-//   each layer's input is rounded to bf16 too, and vdpbf16ps multiplies
-//   pairs of bf16 values and adds in float. With weights/metnet_huber.json
-//   over 100,000 simulated ttbar events the predicted MET components moved
-//   by at most 0.9 GeV from the float path (RMS 0.07 GeV), and by at most
-//   0.08 (RMS 0.013) on the random Net S of the benchmarks, whose outputs
-//   are of order 1. benchmarks/bf16_tolerance.cpp measures this.
+//   each layer's input is rounded to bf16 too (with SiLU computed to about
+//   7e-5, well inside that rounding), and vdpbf16ps multiplies pairs of bf16
+//   values and adds in float. With weights/metnet_huber.json over 100,000
+//   simulated ttbar events, the predicted MET components moved from the
+//   float path by at most 0.69 GeV (RMS 0.07 GeV) and pT by at most
+//   0.76 GeV (RMS 0.08 GeV). On the random Net S of the benchmarks, whose
+//   outputs are of order 1, the outputs moved by at most 0.07 (RMS 0.013).
+//   benchmarks/bf16_tolerance.cpp measures this.
 // - otherwise: the float path with bf16 weights widened to float on load,
-//   which moved the MET by at most 0.35 GeV (RMS 0.04 GeV) in that test.
-// The bf16 path is not bit-identical across these two builds; within one
+//   which moved the MET components by at most 0.30 GeV (RMS 0.04 GeV) in
+//   the same test.
+// The bf16 path is not bit-identical across these two builds. Within one
 // build, single-event and batched predictions agree to the last bit.
 //
 // Left out: preprocessing (rotation, standardisation) and the inverse
