@@ -142,10 +142,11 @@ void pack_linear(const Weight& weight, W* panel) {
   }
 }
 
-// Writes weight^T in the pair layout of the vdpbf16ps kernel: like
-// pack_linear, but row p of a block holds the block's columns for inputs 2p
-// and 2p + 1, one Bf16Pair per column, so a block has round_up(inputs, 2) / 2
-// rows. The high half of the last row is zero when inputs is odd.
+// Writes weight^T in the pair layout of the vdpbf16ps kernel. As in
+// pack_linear, but row p of a block contains the block's columns for inputs
+// 2p and 2p + 1, one Bf16Pair per column. A block therefore has
+// round_up(inputs, 2) / 2 rows, and the high half of the last row is zero
+// when inputs is odd.
 template <class Weight>
 void pack_linear_pairs(const Weight& weight, Bf16Pair* panel) {
   const Index outputs = weight.rows();
@@ -173,7 +174,7 @@ void pack_linear_pairs(const Weight& weight, Bf16Pair* panel) {
 
 #if defined(__AVX512BF16__) && defined(__AVX512BW__)
 // Rounds count floats to bf16 (nearest, ties to even, as vcvtne2ps2bf16 does)
-// and stores them as round_up(count, 2) / 2 pairs; when count is odd, the
+// and stores them as round_up(count, 2) / 2 pairs. When count is odd, the
 // high half of the last pair is zero.
 inline void to_bf16_pairs(const float* x, Index count, Bf16Pair* pairs) noexcept {
   Index i = 0;
@@ -196,8 +197,8 @@ inline void to_bf16_pairs(const float* x, Index count, Bf16Pair* pairs) noexcept
 
 // y[e, :] = x[e, :] W^T + b with bf16 weights and activations in pairs:
 // each vdpbf16ps adds, for 16 columns, the products of two inputs in float.
-// `pairs` is the number of pair rows; x holds E rows of Bf16Pair, `x_stride`
-// pairs apart.
+// `pairs` is the number of pair rows, and x contains E rows of Bf16Pair,
+// `x_stride` pairs apart.
 template <int E, int Q>
 EIGEN_STRONG_INLINE void dense_tile(const Bf16Pair* weights, Index block_stride, Index pairs, const Bf16Pair* x,
                                     Index x_stride, const float* bias, float* y, Index y_stride) noexcept {
@@ -581,8 +582,9 @@ EIGEN_STRONG_INLINE void add_shifted(ShiftedSums<T>& sums, const Packet<T>& valu
 
 // mean = shift + S1 / n and var = S2 / n - (S1 / n)^2 (biased, as PyTorch's
 // LayerNorm), then 1 / sqrt(var + eps). Because the shift is one of the
-// values, (S1 / n)^2 <= var * n, so the subtraction loses at most a factor n
-// of relative precision, and about 1 for rows whose first value is typical.
+// values, (S1 / n)^2 <= var * n, so the subtraction loses at most a factor
+// n + 1 of relative precision, and about 2 for rows whose first value is
+// typical.
 // The subtraction is an explicit multiply-add on packets, so that FMA
 // contraction cannot round it differently at different call sites.
 template <class T>
@@ -612,9 +614,9 @@ inline RowNorm<T> row_statistics(const T* row, Index width, T eps) noexcept {
 }
 
 // The input of a linear layer as the single-event kernel computes it, one
-// chunk at a time inside the product: the previous layer's product, with
-// that layer's folded normalisation applied (when row_sums is set), then the
-// activation, then the statistics of the result. The steps and their
+// chunk at a time inside the product. It is the previous layer's product
+// with that layer's folded normalisation applied (when row_sums is set),
+// then the activation; the statistics of the result follow. The steps and their
 // rounding are those of unfold_layer_norm, apply_activation and
 // row_statistics, so the result equals the batched path's to the last bit.
 template <class T>
@@ -654,8 +656,8 @@ EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index off
   return value;
 }
 
-// Computes the inputs of panel rows [16 chunk, 16 chunk + 16) for a float
-// panel (one packet of inputs) ...
+// Computes the inputs of chunk `chunk` of a float panel: one packet of
+// inputs, which are panel rows [lanes * chunk, lanes * chunk + lanes) ...
 template <class T>
 EIGEN_STRONG_INLINE void stage_chunk(const InputStage<T>& stage, Index chunk, const T*, ShiftedSums<T>& sums) noexcept {
   stage_packet<false>(stage, chunk * packet_size<T>, sums);
