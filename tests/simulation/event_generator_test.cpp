@@ -301,11 +301,11 @@ TEST_CASE("hard ISR is more central", "[simulation][physics]") {
 }
 
 TEST_CASE("track core loss grows with jet pT", "[simulation][physics]") {
-  const metnet::JetConfig jets;  // loss of 0.12 r^2 / (1 + r^2), r = pT / 150 GeV
-  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 50.0), WithinRel(0.988, 1e-12));
-  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 150.0), WithinRel(0.94, 1e-12));
-  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 300.0), WithinRel(0.904, 1e-12));
-  CHECK(metnet::detail::track_core_efficiency(jets, 5000.0) > 0.88);
+  const metnet::JetConfig jets;  // loss of 0.09 r^2 / (1 + r^2), r = pT / 150 GeV
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 50.0), WithinRel(0.991, 1e-12));
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 150.0), WithinRel(0.955, 1e-12));
+  CHECK_THAT(metnet::detail::track_core_efficiency(jets, 300.0), WithinRel(0.928, 1e-12));
+  CHECK(metnet::detail::track_core_efficiency(jets, 5000.0) > 0.91);
 
   metnet::SimulationConfig too_large;
   too_large.jets.track_core_loss_max = 1.5;
