@@ -46,3 +46,19 @@ float_records = np.zeros(3, dtype=[("x_EX", "<f4"), ("x_EY", "<f4")])
 float_records["x_EX"] = matrix[:, 0]
 float_records["x_EY"] = matrix[:, 1]
 save("records_f4.npy", float_records)
+
+# Chunked-reading fixtures: 23 events, so chunks of 7 leave 2 over. Element
+# (r, c) is r * 10 + c - 100, plus 0.5 in even columns (npy_test.cpp's
+# chunk_value); every value is exact in each type used.
+rows = np.arange(23)[:, None]
+cols = np.arange(4)[None, :]
+grid = rows * 10 + cols - 100 + 0.5 * (cols % 2 == 0)
+for order, suffix in (("<", ""), (">", "_big_endian")):
+    chunk_records = np.zeros(23, dtype=[("a_EX", order + "f4"), ("N_Jets", order + "i8"), ("b_EY", order + "f8"),
+                                        ("N_Muons", order + "i4")])
+    for c, name in enumerate(chunk_records.dtype.names):
+        chunk_records[name] = grid[:, c]
+    save("chunks_records" + suffix + ".npy", chunk_records)
+save("chunks_matrix.npy", grid.astype("<f8"))
+save("chunks_matrix_big_endian.npy", grid.astype(">f4"))
+save("chunks_matrix_fortran_big_endian.npy", np.asfortranarray(grid.astype(">f8")))

@@ -20,8 +20,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "metnet/core/error.hpp"
 
@@ -48,43 +50,90 @@ inline std::filesystem::path temporary_sibling(const std::filesystem::path& targ
 
 }  // namespace detail
 
+// A temporary file beside `target` that commit() renames over the target.
+// Destroying it without a successful commit() removes the temporary file
+// and leaves the target untouched. Used for files written piece by piece,
+// such as the chunked event writers.
+class AtomicFile {
+ public:
+  // Creates the temporary file. Throws IoError naming the target if the path
+  // names no file or the directory is missing or not writable.
+  explicit AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
+    if (target_.filename().empty()) {
+      throw IoError("cannot write '" + target_.string() + "': the path names no file");
+    }
+    temporary_ = detail::temporary_sibling(target_);
+    stream_.open(temporary_, std::ios::binary | std::ios::trunc);
+    if (!stream_) {
+      remove_temporary();
+      throw IoError("cannot create '" + temporary_.string() + "' to write '" + target_.string() +
+                    "': check that the directory exists and is writable");
+    }
+  }
+
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  ~AtomicFile() {
+    if (!committed_) {
+      stream_.close();
+      remove_temporary();
+    }
+  }
+
+  std::ostream& stream() noexcept { return stream_; }
+  const std::filesystem::path& target() const noexcept { return target_; }
+  bool committed() const noexcept { return committed_; }
+
+  // Flushes and closes the temporary file and renames it over the target.
+  // Throws IoError if any write failed or the rename fails; the temporary
+  // file is then removed and the target left unchanged.
+  void commit() {
+    if (committed_) {
+      throw IoError("'" + target_.string() + "' was already written; a file is committed only once");
+    }
+    try {
+      stream_.flush();
+      if (!stream_) {
+        throw IoError("writing '" + target_.string() + "' failed (disk full or I/O error); the file was not changed");
+      }
+      stream_.close();
+      if (stream_.fail()) {
+        throw IoError("closing '" + temporary_.string() + "' failed; '" + target_.string() + "' was not changed");
+      }
+      std::error_code error;
+      std::filesystem::rename(temporary_, target_, error);
+      if (error) {
+        throw IoError("cannot rename '" + temporary_.string() + "' to '" + target_.string() + "': " + error.message());
+      }
+    } catch (...) {
+      stream_.close();
+      remove_temporary();
+      throw;
+    }
+    committed_ = true;
+  }
+
+ private:
+  void remove_temporary() noexcept {
+    std::error_code ignored;
+    std::filesystem::remove(temporary_, ignored);
+  }
+
+  std::filesystem::path target_;
+  std::filesystem::path temporary_;
+  std::ofstream stream_;
+  bool committed_ = false;
+};
+
 // Calls write(stream) on a binary std::ofstream and moves the result to
 // `target`. Throws IoError naming the file if it cannot be created, written or
 // renamed; an exception thrown by `write` propagates after the clean-up.
 template <class Writer>
 void write_file_atomically(const std::filesystem::path& target, Writer&& write) {
-  if (target.filename().empty()) {
-    throw IoError("cannot write '" + target.string() + "': the path names no file");
-  }
-  const std::filesystem::path temporary = detail::temporary_sibling(target);
-  auto remove_temporary = [&temporary] {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-  };
-  try {
-    std::ofstream stream(temporary, std::ios::binary | std::ios::trunc);
-    if (!stream) {
-      throw IoError("cannot create '" + temporary.string() + "' to write '" + target.string() +
-                    "': check that the directory exists and is writable");
-    }
-    write(static_cast<std::ostream&>(stream));
-    stream.flush();
-    if (!stream) {
-      throw IoError("writing '" + target.string() + "' failed (disk full or I/O error); the file was not changed");
-    }
-    stream.close();
-    if (stream.fail()) {
-      throw IoError("closing '" + temporary.string() + "' failed; '" + target.string() + "' was not changed");
-    }
-    std::error_code error;
-    std::filesystem::rename(temporary, target, error);
-    if (error) {
-      throw IoError("cannot rename '" + temporary.string() + "' to '" + target.string() + "': " + error.message());
-    }
-  } catch (...) {
-    remove_temporary();
-    throw;
-  }
+  AtomicFile file(target);
+  write(file.stream());
+  file.commit();
 }
 
 }  // namespace metnet

@@ -27,6 +27,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -316,34 +317,34 @@ inline EventTable read_csv_text(std::string text, const std::string& source, Csv
   return std::move(*table);
 }
 
-// Writes the table as CSV in GeV. Throws FormatError for a column name that
-// contains the delimiter, a quote or a line break, NumericError for a NaN or
-// infinite value. The path overload also throws IoError on a write failure,
-// and after any error it leaves the target unchanged.
-inline void write_csv(std::ostream& out, const EventTable& table, char delimiter = ',') {
-  for (Index col = 0; col < table.cols(); ++col) {
-    const std::string& name = table.columns()[static_cast<std::size_t>(col)];
+namespace detail {
+
+// Writes the header row. Throws FormatError for a column name that contains
+// the delimiter, a quote or a line break.
+inline void write_csv_header(std::ostream& out, const std::vector<std::string>& columns, char delimiter,
+                             const std::string& context) {
+  for (std::size_t col = 0; col < columns.size(); ++col) {
+    const std::string& name = columns[col];
     if (name.find_first_of(std::string{delimiter, '"', '\n', '\r'}) != std::string::npos) {
-      throw FormatError("write_csv: column name '" + name + "' contains the delimiter, a quote or a line break; "
+      throw FormatError(context + ": column name '" + name + "' contains the delimiter, a quote or a line break; "
                         "rename the column");
     }
     out << (col > 0 ? std::string(1, delimiter) : std::string()) << name;
   }
   out << '\n';
+}
+
+// Writes one line per row; the values must be finite (checked by the caller).
+inline void write_csv_rows(std::ostream& out, const Matrix<float>& values, char delimiter) {
   char buffer[32];
   std::string line;
-  for (Index row = 0; row < table.rows(); ++row) {
+  for (Index row = 0; row < values.rows(); ++row) {
     line.clear();
-    for (Index col = 0; col < table.cols(); ++col) {
-      const float value = table.values()(row, col);
-      if (!std::isfinite(value)) {
-        throw NumericError("write_csv: column '" + table.columns()[static_cast<std::size_t>(col)] + "', row " +
-                           std::to_string(row) + " is not finite; the reader would reject the file");
-      }
+    for (Index col = 0; col < values.cols(); ++col) {
       if (col > 0) {
         line += delimiter;
       }
-      const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+      const auto result = std::to_chars(buffer, buffer + sizeof buffer, values(row, col));
       line.append(buffer, result.ptr);
     }
     line += '\n';
@@ -351,8 +352,86 @@ inline void write_csv(std::ostream& out, const EventTable& table, char delimiter
   }
 }
 
+}  // namespace detail
+
+// Writes the table as CSV in GeV. Throws FormatError for a column name that
+// contains the delimiter, a quote or a line break, NumericError for a NaN or
+// infinite value. The path overload also throws IoError on a write failure,
+// and after any error it leaves the target unchanged.
+inline void write_csv(std::ostream& out, const EventTable& table, char delimiter = ',') {
+  detail::write_csv_header(out, table.columns(), delimiter, "write_csv");
+  detail::check_chunk(table, table.columns(), 0, "write_csv");
+  detail::write_csv_rows(out, table.values(), delimiter);
+}
+
+// Writes a CSV file chunk by chunk, in GeV. The rows go to a temporary file
+// beside the target, which close() renames into place. A writer destroyed
+// without a successful close() removes the temporary file, so a failed write
+// leaves no file (and an existing target unchanged).
+class CsvWriter {
+ public:
+  // Creates the temporary file and writes the header row. Throws FormatError
+  // for a column name that contains the delimiter, a quote or a line break,
+  // ConfigError on a repeated name, IoError if the file cannot be created.
+  CsvWriter(const std::filesystem::path& path, std::vector<std::string> columns, char delimiter = ',')
+      : columns_(std::move(columns)), delimiter_(delimiter), file_(path) {
+    if (const auto [j, i] = detail::first_duplicate(columns_); i > 0) {
+      throw ConfigError(context() + ": column '" + columns_[i] + "' appears twice (columns " + std::to_string(j + 1) +
+                        " and " + std::to_string(i + 1) + ")");
+    }
+    detail::write_csv_header(file_.stream(), columns_, delimiter_, context());
+  }
+
+  const std::vector<std::string>& columns() const noexcept { return columns_; }
+  Index rows_written() const noexcept { return rows_; }
+
+  // Appends the chunk's rows. Throws ConfigError if its columns differ from
+  // the writer's, NumericError on a non-finite value (nothing of the chunk is
+  // written then), IoError on a write failure.
+  void write(const EventTable& chunk) {
+    check_open("write");
+    detail::check_chunk(chunk, columns_, rows_, context());
+    detail::write_csv_rows(file_.stream(), chunk.values(), delimiter_);
+    if (!file_.stream()) {
+      failed_ = true;
+      throw IoError("writing '" + file_.target().string() + "' failed (disk full or I/O error); the file was not changed");
+    }
+    rows_ += chunk.rows();
+  }
+
+  // Moves the file into place. Throws IoError if a write failed; the
+  // temporary file is then removed.
+  void close() {
+    check_open("close");
+    closed_ = true;
+    if (failed_) {
+      throw IoError("'" + file_.target().string() + "' was not written because an earlier write failed");
+    }
+    file_.commit();
+  }
+
+ private:
+  std::string context() const { return "cannot write '" + file_.target().string() + "'"; }
+
+  void check_open(const char* operation) const {
+    if (closed_) {
+      throw ConfigError("CsvWriter::" + std::string(operation) + ": '" + file_.target().string() +
+                        "' is already closed");
+    }
+  }
+
+  std::vector<std::string> columns_;
+  char delimiter_;
+  AtomicFile file_;
+  Index rows_ = 0;
+  bool failed_ = false;
+  bool closed_ = false;
+};
+
 inline void write_csv(const std::filesystem::path& path, const EventTable& table, char delimiter = ',') {
-  write_file_atomically(path, [&](std::ostream& out) { write_csv(out, table, delimiter); });
+  CsvWriter writer(path, table.columns(), delimiter);
+  writer.write(table);
+  writer.close();
 }
 
 }  // namespace metnet

@@ -7,6 +7,7 @@
 // ntuples; energies are in GeV. Columns are always looked up by name.
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -103,5 +104,34 @@ class EventTable {
   std::vector<std::string> columns_;
   Matrix<float> values_;
 };
+
+namespace detail {
+
+// Checks a chunk given to a chunked file writer: the columns must be
+// `columns` in that order (ConfigError) and every value finite
+// (NumericError, naming the row counted from `first_row`). `context` starts
+// each message, for example "cannot write 'events.npy'".
+inline void check_chunk(const EventTable& chunk, const std::vector<std::string>& columns, Index first_row,
+                        const std::string& context) {
+  if (chunk.columns() != columns) {
+    std::string expected;
+    for (const std::string& name : columns) {
+      expected += (expected.empty() ? "'" : ", '") + name + "'";
+    }
+    throw ConfigError(context + ": the chunk's columns differ from the file's columns " + expected +
+                      "; select those columns in that order before writing");
+  }
+  const Matrix<float>& values = chunk.values();
+  for (Index row = 0; row < values.rows(); ++row) {
+    for (Index col = 0; col < values.cols(); ++col) {
+      if (!std::isfinite(values(row, col))) {
+        throw NumericError(context + ": column '" + columns[static_cast<std::size_t>(col)] + "', row " +
+                           std::to_string(first_row + row) + " is not finite; the reader would reject the file");
+      }
+    }
+  }
+}
+
+}  // namespace detail
 
 }  // namespace metnet

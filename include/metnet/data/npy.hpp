@@ -10,18 +10,20 @@
 // 3.0). The raw array data follows.
 //
 // Readable arrays:
-//  - 2-D arrays of little-endian float32, float64, int32 or int64 ('<f4',
-//    '<f8', '<i4', '<i8'), C or Fortran order; the caller names the columns;
+//  - 2-D arrays of float32, float64, int32 or int64 in either byte order
+//    ('<f4', '<f8', '<i4', '<i8', '>f4', '>f8', '>i4', '>i8'), C or
+//    Fortran order; the caller names the columns;
 //  - 1-D arrays of the same types (one column, named by the caller);
 //  - 1-D structured arrays whose fields have those types: what numpy.save
 //    writes for a record array (pandas.DataFrame.to_records, uproot arrays).
 //    Fields are the columns; unnamed void fields ('', '|V4') are padding.
 // Values are converted to float32; int64 values above 2^24 lose precision.
 // NaN and Inf raise FormatError naming the row and column, as in CSV files.
-// Big-endian data, object arrays, nested or sub-array fields are rejected.
+// Object arrays, nested or sub-array fields are rejected. Large files are
+// read in chunks with NpyReader, which read_npy is built on.
 // Writing produces version 1.0 (3.0 when a name needs UTF-8) with '<f4'
 // data, either a structured array (named fields) or a plain 2-D array,
-// through a temporary file and a rename.
+// through a temporary file and a rename; NpyWriter writes in chunks.
 
 #include <algorithm>
 #include <array>
@@ -33,6 +35,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -249,6 +253,7 @@ struct NpyField {
   char kind = 'f';  // 'f' float, 'i' signed integer, 'V' padding
   std::size_t size = 4;
   std::size_t offset = 0;
+  bool big_endian = false;
 };
 
 inline NpyField parse_npy_type(const std::string& descr, std::string name, const std::string& source) {
@@ -268,23 +273,23 @@ inline NpyField parse_npy_type(const std::string& descr, std::string name, const
     }
     return field;
   }
-  if (descr.size() >= 1 && descr[0] == '>') {
-    throw FormatError(where + ": big-endian type '" + descr + "' is not supported; convert with "
-                      "array.astype(array.dtype.newbyteorder('<')) before numpy.save");
-  }
-  if (descr == "<f4" || descr == "<f8" || descr == "<i4" || descr == "<i8") {
-    field.kind = descr[1];
-    field.size = static_cast<std::size_t>(descr[2] - '0');
+  const std::string_view code = descr.size() == 3 ? std::string_view(descr).substr(1) : std::string_view();
+  if (!code.empty() && (descr[0] == '<' || descr[0] == '>') && (code == "f4" || code == "f8" || code == "i4" || code == "i8")) {
+    field.kind = code[0];
+    field.size = static_cast<std::size_t>(code[1] - '0');
+    field.big_endian = descr[0] == '>';
     return field;
   }
   throw FormatError(where + ": unsupported type '" + descr +
-                    "', expected one of '<f4', '<f8', '<i4', '<i8' (little-endian float32, float64, int32, int64)");
+                    "', expected one of '<f4', '<f8', '<i4', '<i8' (little-endian float32, float64, int32, int64) "
+                    "or the big-endian '>f4', '>f8', '>i4', '>i8'");
 }
 
 inline double read_npy_value(const unsigned char* bytes, const NpyField& field) noexcept {
   std::uint64_t bits = 0;
   for (std::size_t k = 0; k < field.size; ++k) {
-    bits |= static_cast<std::uint64_t>(bytes[k]) << (8 * k);
+    const std::size_t shift = field.big_endian ? field.size - 1 - k : k;
+    bits |= static_cast<std::uint64_t>(bytes[k]) << (8 * shift);
   }
   if (field.kind == 'f') {
     return field.size == 4 ? static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)))
@@ -307,291 +312,515 @@ inline std::string python_string_literal(const std::string& text) {
 
 }  // namespace detail
 
-// Reads a .npy file into an EventTable. Throws IoError if the file cannot be
-// opened, FormatError on a bad or truncated file, an unsupported type or a
-// non-finite value, ConfigError if the column names do not fit the array.
-inline EventTable read_npy(const std::filesystem::path& path, const NpyReadOptions& options = {}) {
-  const std::string source = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw IoError("cannot open .npy file '" + source + "': check the path and permissions");
-  }
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
-  in.seekg(0, std::ios::beg);
-
-  // Preamble: magic, version, header length.
-  std::array<unsigned char, 12> preamble{};
-  in.read(reinterpret_cast<char*>(preamble.data()), 10);
-  if (in.gcount() < 10 || std::memcmp(preamble.data(), "\x93NUMPY", 6) != 0) {
-    throw FormatError(source + ": not a .npy file (expected the magic bytes \\x93NUMPY at the start, found " +
-                      (file_size < 6 ? "a file of " + std::to_string(file_size) + " bytes" : std::string("other bytes")) +
-                      ")");
-  }
-  const unsigned major = preamble[6];
-  const unsigned minor = preamble[7];
-  if ((major != 1 && major != 2 && major != 3) || minor != 0) {
-    throw FormatError(source + ": unsupported .npy format version " + std::to_string(major) + "." +
-                      std::to_string(minor) + ", expected 1.0, 2.0 or 3.0");
-  }
-  std::uint64_t header_length = preamble[8] | (static_cast<std::uint64_t>(preamble[9]) << 8);
-  std::uint64_t data_offset = 10;
-  if (major >= 2) {
-    in.read(reinterpret_cast<char*>(preamble.data()) + 10, 2);
-    if (in.gcount() < 2) {
-      throw FormatError(source + ": truncated .npy preamble (file of " + std::to_string(file_size) + " bytes)");
+// Reads a .npy event file in chunks of rows. next() reads from disk only the
+// bytes of the rows it returns (in a Fortran-order array, only those rows of
+// the selected columns), so files larger than memory can be processed.
+class NpyReader {
+ public:
+  // Opens the file and parses its header. Throws IoError if the file cannot
+  // be opened, FormatError on a bad or truncated file or an unsupported type,
+  // ConfigError if the column names do not fit the array.
+  explicit NpyReader(const std::filesystem::path& path, NpyReadOptions options = {})
+      : source_(path.string()), options_(std::move(options)) {
+    stream_.open(path, std::ios::binary);
+    if (!stream_) {
+      throw IoError("cannot open .npy file '" + source_ + "': check the path and permissions");
     }
-    header_length |= (static_cast<std::uint64_t>(preamble[10]) << 16) | (static_cast<std::uint64_t>(preamble[11]) << 24);
-    data_offset = 12;
-  }
-  if (data_offset + header_length > file_size) {
-    throw FormatError(source + ": truncated .npy header: expected " + std::to_string(header_length) +
-                      " header bytes, the file has " + std::to_string(file_size - data_offset));
-  }
-  std::string header(header_length, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_length));
-  data_offset += header_length;
-  if (major == 3) {
-    const std::size_t bad = detail::invalid_utf8_offset(header);
-    if (bad != std::string::npos) {
-      throw FormatError(source + ": .npy 3.0 header is not valid UTF-8 at byte " + std::to_string(bad + 1));
-    }
+    stream_.seekg(0, std::ios::end);
+    file_size_ = static_cast<std::uint64_t>(stream_.tellg());
+    stream_.seekg(0, std::ios::beg);
+    parse_layout(read_header_dict());
+    check_data_size();
+    select_columns();
   }
 
-  // Header dict.
-  const detail::PyLiteral dict = detail::PyLiteralParser(header, source).parse_all();
-  if (dict.kind != detail::PyLiteral::Kind::dict) {
-    throw FormatError(source + ": .npy header is not a dict");
-  }
-  const detail::PyLiteral* descr = nullptr;
-  const detail::PyLiteral* fortran = nullptr;
-  const detail::PyLiteral* shape = nullptr;
-  for (const auto& [key, value] : dict.fields) {
-    if (key == "descr") {
-      descr = &value;
-    } else if (key == "fortran_order") {
-      fortran = &value;
-    } else if (key == "shape") {
-      shape = &value;
-    } else {
-      throw FormatError(source + ": unknown .npy header key '" + key + "', expected descr, fortran_order, shape");
+  // Columns of the tables this reader returns, in order.
+  const std::vector<std::string>& columns() const noexcept { return selected_names_; }
+  // Every column of the array: its field names, or NpyReadOptions::column_names for a plain array.
+  const std::vector<std::string>& file_columns() const noexcept { return names_; }
+  // Number of events in the file, from the header shape.
+  Index rows() const noexcept { return static_cast<Index>(rows_); }
+
+  // Reads the next up to max_rows events; returns std::nullopt once every
+  // event has been returned. Throws FormatError on a non-finite value or if
+  // the file became shorter after it was opened, IoError on a read error.
+  std::optional<EventTable> next(Index max_rows) {
+    if (max_rows <= 0) {
+      throw ConfigError("NpyReader::next: max_rows must be positive, found " + std::to_string(max_rows));
     }
-  }
-  if (descr == nullptr || fortran == nullptr || shape == nullptr) {
-    std::string missing = "'shape'";
-    if (descr == nullptr) {
-      missing = "'descr'";
-    } else if (fortran == nullptr) {
-      missing = "'fortran_order'";
+    const std::uint64_t count = std::min(static_cast<std::uint64_t>(max_rows), rows_ - next_row_);
+    if (count == 0) {
+      return std::nullopt;
     }
-    throw FormatError(source + ": .npy header lacks the key " + missing + "; the file was not written by numpy.save");
-  }
-  if (fortran->kind != detail::PyLiteral::Kind::boolean || shape->kind != detail::PyLiteral::Kind::tuple) {
-    throw FormatError(source + ": .npy header: fortran_order must be True or False and shape a tuple");
-  }
-  std::vector<std::uint64_t> dims;
-  for (const auto& item : shape->items) {
-    if (item.kind != detail::PyLiteral::Kind::integer || item.integer < 0) {
-      throw FormatError(source + ": .npy header: shape entries must be non-negative integers");
+    Matrix<float> values(static_cast<Index>(count), static_cast<Index>(selected_.size()));
+    // The byte buffer holds at most block_rows rows, whatever the chunk size.
+    constexpr std::uint64_t block_rows = 8192;
+    for (std::uint64_t done = 0; done < count; done += block_rows) {
+      read_block(next_row_ + done, std::min(block_rows, count - done), values, static_cast<Index>(done));
     }
-    dims.push_back(static_cast<std::uint64_t>(item.integer));
+    next_row_ += count;
+    return EventTable(selected_names_, std::move(values));
   }
 
-  // Element layout.
-  std::vector<detail::NpyField> fields;
-  bool structured = false;
-  if (descr->kind == detail::PyLiteral::Kind::string) {
-    fields.push_back(detail::parse_npy_type(descr->text, "", source));
-  } else if (descr->kind == detail::PyLiteral::Kind::list) {
-    structured = true;
-    std::size_t offset = 0;
-    for (const auto& item : descr->items) {
-      if (item.kind != detail::PyLiteral::Kind::tuple || item.items.size() != 2 ||
-          item.items[0].kind != detail::PyLiteral::Kind::string || item.items[1].kind != detail::PyLiteral::Kind::string) {
-        throw FormatError(source + ": structured .npy field " + std::to_string(fields.size()) +
-                          " is not a plain (name, type) pair; nested, titled and sub-array fields are not supported");
+ private:
+  // Reads the preamble and returns the parsed header dict.
+  detail::PyLiteral read_header_dict() {
+    // Preamble: magic, version, header length.
+    std::array<unsigned char, 12> preamble{};
+    stream_.read(reinterpret_cast<char*>(preamble.data()), 10);
+    if (stream_.gcount() < 10 || std::memcmp(preamble.data(), "\x93NUMPY", 6) != 0) {
+      throw FormatError(source_ + ": not a .npy file (expected the magic bytes \\x93NUMPY at the start, found " +
+                        (file_size_ < 6 ? "a file of " + std::to_string(file_size_) + " bytes"
+                                        : std::string("other bytes")) +
+                        ")");
+    }
+    const unsigned major = preamble[6];
+    const unsigned minor = preamble[7];
+    if ((major != 1 && major != 2 && major != 3) || minor != 0) {
+      throw FormatError(source_ + ": unsupported .npy format version " + std::to_string(major) + "." +
+                        std::to_string(minor) + ", expected 1.0, 2.0 or 3.0");
+    }
+
+    std::uint64_t header_length = preamble[8] | (static_cast<std::uint64_t>(preamble[9]) << 8);
+    data_offset_ = 10;
+    if (major >= 2) {
+      stream_.read(reinterpret_cast<char*>(preamble.data()) + 10, 2);
+      if (stream_.gcount() < 2) {
+        throw FormatError(source_ + ": truncated .npy preamble (file of " + std::to_string(file_size_) + " bytes)");
       }
-      detail::NpyField field = detail::parse_npy_type(item.items[1].text, item.items[0].text, source);
-      field.offset = offset;
-      offset += field.size;
-      fields.push_back(std::move(field));
+      header_length |=
+          (static_cast<std::uint64_t>(preamble[10]) << 16) | (static_cast<std::uint64_t>(preamble[11]) << 24);
+      data_offset_ = 12;
     }
-  } else {
-    throw FormatError(source + ": .npy header: descr must be a type string or a list of fields");
-  }
-  std::size_t item_size = 0;
-  for (const auto& field : fields) {
-    item_size += field.size;
-  }
+    if (data_offset_ + header_length > file_size_) {
+      throw FormatError(source_ + ": truncated .npy header: expected " + std::to_string(header_length) +
+                        " header bytes, the file has " + std::to_string(file_size_ - data_offset_));
+    }
 
-  // Column names and shape.
-  std::vector<std::string> names;
-  std::vector<std::size_t> field_of_column;
-  std::uint64_t rows = 0;
-  std::uint64_t cols = 0;
-  if (structured) {
-    if (dims.size() != 1) {
-      throw FormatError(source + ": structured .npy array has " + std::to_string(dims.size()) +
-                        " dimensions, expected 1 (one record per event)");
-    }
-    rows = dims[0];
-    for (std::size_t f = 0; f < fields.size(); ++f) {
-      if (fields[f].kind != 'V') {
-        names.push_back(fields[f].name);
-        field_of_column.push_back(f);
+    std::string header(header_length, '\0');
+    stream_.read(header.data(), static_cast<std::streamsize>(header_length));
+    data_offset_ += header_length;
+    if (major == 3) {
+      const std::size_t bad = detail::invalid_utf8_offset(header);
+      if (bad != std::string::npos) {
+        throw FormatError(source_ + ": .npy 3.0 header is not valid UTF-8 at byte " + std::to_string(bad + 1));
       }
     }
-    cols = names.size();
-  } else {
-    if (dims.size() != 1 && dims.size() != 2) {
-      throw FormatError(source + ": .npy array has " + std::to_string(dims.size()) +
-                        " dimensions, expected 2 (events x columns) or 1");
+    return detail::PyLiteralParser(header, source_).parse_all();
+  }
+
+  // Sets the element layout, shape and column names from the header dict.
+  void parse_layout(const detail::PyLiteral& dict) {
+    if (dict.kind != detail::PyLiteral::Kind::dict) {
+      throw FormatError(source_ + ": .npy header is not a dict");
     }
-    rows = dims[0];
-    cols = dims.size() == 2 ? dims[1] : 1;
-    if (options.column_names.size() != cols) {
-      throw ConfigError(source + ": the array has " + std::to_string(cols) + " columns, but " +
-                        std::to_string(options.column_names.size()) +
-                        " column names were given; pass one name per column in NpyReadOptions::column_names");
-    }
-    names = options.column_names;
-  }
-
-  if (cols == 0) {
-    throw FormatError(source + ": the .npy array has no columns (shape or fields without data); expected at least "
-                      "one float or integer column");
-  }
-
-  // Data size. The shape comes from the file, so rows * cols * item_size may overflow 64 bits (and wrap to a
-  // small number that passes the size check): reject that before anything is allocated.
-  constexpr std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
-  const bool overflows = (!structured && cols > max_bytes / item_size) ||
-                         rows > max_bytes / (structured ? item_size : cols * item_size);
-  if (overflows) {
-    throw FormatError(source + ": truncated .npy data: the header shape (" + std::to_string(rows) +
-                      (dims.size() == 2 ? ", " + std::to_string(cols) : std::string(",")) +
-                      ") needs more than 2^64 bytes, found " + std::to_string(file_size - data_offset));
-  }
-  const std::uint64_t row_bytes = structured ? item_size : cols * item_size;
-  const std::uint64_t data_size = rows * row_bytes;
-  if (file_size - data_offset < data_size) {
-    throw FormatError(source + ": truncated .npy data: expected " + std::to_string(data_size) + " bytes for shape (" +
-                      std::to_string(rows) + (dims.size() == 2 ? ", " + std::to_string(cols) : std::string(",")) +
-                      "), found " + std::to_string(file_size - data_offset));
-  }
-  if (file_size - data_offset > data_size) {
-    throw FormatError(source + ": .npy file has " + std::to_string(file_size - data_offset - data_size) +
-                      " bytes after the array data; the header shape does not match the data");
-  }
-
-  // Selected columns.
-  std::vector<std::string> selected_names = options.columns.empty() ? names : options.columns;
-  std::vector<std::size_t> selected;
-  std::vector<double> scale;
-  for (const std::string& name : selected_names) {
-    const auto it = std::find(names.begin(), names.end(), name);
-    if (it == names.end()) {
-      throw FormatError(source + ": missing column '" + name + "'" + detail::near_matches(name, names) +
-                        "; the array has " + std::to_string(names.size()) + " columns");
-    }
-    selected.push_back(static_cast<std::size_t>(it - names.begin()));
-    scale.push_back(options.unit == EnergyUnit::mev && is_energy_column(name) ? 1e-3 : 1.0);
-  }
-
-  // Read and convert in blocks of rows.
-  Matrix<float> values(static_cast<Index>(rows), static_cast<Index>(selected.size()));
-  const bool fortran_order = !structured && fortran->boolean && dims.size() == 2;
-  std::vector<unsigned char> buffer;
-  if (fortran_order) {
-    buffer.resize(static_cast<std::size_t>(data_size));
-    in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(data_size));
-  }
-  constexpr std::uint64_t block_rows = 8192;
-  for (std::uint64_t start = 0; start < rows; start += block_rows) {
-    const std::uint64_t count = std::min(block_rows, rows - start);
-    if (!fortran_order) {
-      buffer.resize(static_cast<std::size_t>(count * row_bytes));
-      in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(buffer.size()));
-      if (static_cast<std::uint64_t>(in.gcount()) != buffer.size()) {
-        throw IoError(source + ": read error in the array data");
+    const detail::PyLiteral* descr = nullptr;
+    const detail::PyLiteral* fortran = nullptr;
+    const detail::PyLiteral* shape = nullptr;
+    for (const auto& [key, value] : dict.fields) {
+      if (key == "descr") {
+        descr = &value;
+      } else if (key == "fortran_order") {
+        fortran = &value;
+      } else if (key == "shape") {
+        shape = &value;
+      } else {
+        throw FormatError(source_ + ": unknown .npy header key '" + key + "', expected descr, fortran_order, shape");
       }
     }
-    for (std::uint64_t r = 0; r < count; ++r) {
-      for (std::size_t k = 0; k < selected.size(); ++k) {
-        const std::size_t col = selected[k];
-        const detail::NpyField& field = structured ? fields[field_of_column[col]] : fields[0];
-        const unsigned char* bytes =
-            structured     ? buffer.data() + r * row_bytes + field.offset
-            : fortran_order ? buffer.data() + (col * rows + start + r) * item_size
-                            : buffer.data() + r * row_bytes + col * item_size;
-        const auto value = static_cast<float>(detail::read_npy_value(bytes, field) * scale[k]);
-        if (!std::isfinite(value)) {
-          throw FormatError(source + ": row " + std::to_string(start + r) + ", column '" + selected_names[k] +
-                            "' is " + std::to_string(detail::read_npy_value(bytes, field)) +
-                            ", expected a finite float32 value");
+    if (descr == nullptr || fortran == nullptr || shape == nullptr) {
+      std::string missing = "'shape'";
+      if (descr == nullptr) {
+        missing = "'descr'";
+      } else if (fortran == nullptr) {
+        missing = "'fortran_order'";
+      }
+      throw FormatError(source_ + ": .npy header lacks the key " + missing +
+                        "; the file was not written by numpy.save");
+    }
+    if (fortran->kind != detail::PyLiteral::Kind::boolean || shape->kind != detail::PyLiteral::Kind::tuple) {
+      throw FormatError(source_ + ": .npy header: fortran_order must be True or False and shape a tuple");
+    }
+    for (const auto& item : shape->items) {
+      if (item.kind != detail::PyLiteral::Kind::integer || item.integer < 0) {
+        throw FormatError(source_ + ": .npy header: shape entries must be non-negative integers");
+      }
+      dims_.push_back(static_cast<std::uint64_t>(item.integer));
+    }
+
+    // Element layout.
+    if (descr->kind == detail::PyLiteral::Kind::string) {
+      fields_.push_back(detail::parse_npy_type(descr->text, "", source_));
+    } else if (descr->kind == detail::PyLiteral::Kind::list) {
+      structured_ = true;
+      std::size_t offset = 0;
+      for (const auto& item : descr->items) {
+        if (item.kind != detail::PyLiteral::Kind::tuple || item.items.size() != 2 ||
+            item.items[0].kind != detail::PyLiteral::Kind::string ||
+            item.items[1].kind != detail::PyLiteral::Kind::string) {
+          throw FormatError(source_ + ": structured .npy field " + std::to_string(fields_.size()) +
+                            " is not a plain (name, type) pair; nested, titled and sub-array fields are not supported");
         }
-        values(static_cast<Index>(start + r), static_cast<Index>(k)) = value;
+        detail::NpyField field = detail::parse_npy_type(item.items[1].text, item.items[0].text, source_);
+        field.offset = offset;
+        offset += field.size;
+        fields_.push_back(std::move(field));
+      }
+    } else {
+      throw FormatError(source_ + ": .npy header: descr must be a type string or a list of fields");
+    }
+    for (const auto& field : fields_) {
+      item_size_ += field.size;
+    }
+
+    // Column names and shape.
+    if (structured_) {
+      if (dims_.size() != 1) {
+        throw FormatError(source_ + ": structured .npy array has " + std::to_string(dims_.size()) +
+                          " dimensions, expected 1 (one record per event)");
+      }
+      rows_ = dims_[0];
+      for (std::size_t f = 0; f < fields_.size(); ++f) {
+        if (fields_[f].kind != 'V') {
+          names_.push_back(fields_[f].name);
+          field_of_column_.push_back(f);
+        }
+      }
+      cols_ = names_.size();
+    } else {
+      if (dims_.size() != 1 && dims_.size() != 2) {
+        throw FormatError(source_ + ": .npy array has " + std::to_string(dims_.size()) +
+                          " dimensions, expected 2 (events x columns) or 1");
+      }
+      rows_ = dims_[0];
+      cols_ = dims_.size() == 2 ? dims_[1] : 1;
+      // npy_fuzz parses the column count out of "the array has N columns, but".
+      if (options_.column_names.size() != cols_) {
+        throw ConfigError(source_ + ": the array has " + std::to_string(cols_) + " columns, but " +
+                          std::to_string(options_.column_names.size()) +
+                          " column names were given; pass one name per column in NpyReadOptions::column_names");
+      }
+      names_ = options_.column_names;
+      fortran_order_ = fortran->boolean && dims_.size() == 2;
+    }
+    if (cols_ == 0) {
+      throw FormatError(source_ + ": the .npy array has no columns (shape or fields without data); expected at least "
+                        "one float or integer column");
+    }
+  }
+
+  std::string shape_text() const {
+    return "(" + std::to_string(rows_) + (dims_.size() == 2 ? ", " + std::to_string(cols_) : std::string(",")) + ")";
+  }
+
+  // Checks that the file contains exactly the data bytes that the header shape needs.
+  void check_data_size() {
+    // The shape comes from the file, so rows * cols * item_size may overflow 64 bits (and wrap to a
+    // small number that passes the size check): reject that before anything is allocated.
+    constexpr std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
+    const bool overflows = (!structured_ && cols_ > max_bytes / item_size_) ||
+                           rows_ > max_bytes / (structured_ ? item_size_ : cols_ * item_size_);
+    const std::uint64_t found = file_size_ - data_offset_;
+    if (overflows) {
+      throw FormatError(source_ + ": truncated .npy data: the header shape " + shape_text() +
+                        " needs more than 2^64 bytes, found " + std::to_string(found));
+    }
+    row_bytes_ = structured_ ? item_size_ : cols_ * item_size_;
+    const std::uint64_t data_size = rows_ * row_bytes_;
+    if (found < data_size) {
+      throw FormatError(source_ + ": truncated .npy data: expected " + std::to_string(data_size) +
+                        " bytes for shape " + shape_text() + ", found " + std::to_string(found) +
+                        "; the data ends inside " + element_at(found));
+    }
+    if (found > data_size) {
+      throw FormatError(source_ + ": .npy file has " + std::to_string(found - data_size) +
+                        " bytes after the array data; the header shape does not match the data");
+    }
+  }
+
+  // Names the row and column of the element that contains data byte `byte`, counted from the start of the data.
+  std::string element_at(std::uint64_t byte) const {
+    std::uint64_t row = 0;
+    std::string column;
+    if (fortran_order_) {
+      const std::uint64_t element = byte / item_size_;
+      row = element % rows_;
+      column = "column '" + names_[static_cast<std::size_t>(element / rows_)] + "'";
+    } else if (structured_) {
+      row = byte / row_bytes_;
+      const std::uint64_t within = byte % row_bytes_;
+      for (const detail::NpyField& field : fields_) {
+        if (within >= field.offset && within < field.offset + field.size) {
+          column = field.kind == 'V' ? "a padding field" : "column '" + field.name + "'";
+        }
+      }
+    } else {
+      row = byte / row_bytes_;
+      column = "column '" + names_[static_cast<std::size_t>((byte % row_bytes_) / item_size_)] + "'";
+    }
+    return "row " + std::to_string(row) + ", " + column;
+  }
+
+  void select_columns() {
+    selected_names_ = options_.columns.empty() ? names_ : options_.columns;
+    for (const std::string& name : selected_names_) {
+      const auto it = std::find(names_.begin(), names_.end(), name);
+      if (it == names_.end()) {
+        throw FormatError(source_ + ": missing column '" + name + "'" + detail::near_matches(name, names_) +
+                          "; the array has " + std::to_string(names_.size()) + " columns");
+      }
+      selected_.push_back(static_cast<std::size_t>(it - names_.begin()));
+      scale_.push_back(options_.unit == EnergyUnit::mev && is_energy_column(name) ? 1e-3 : 1.0);
+    }
+    // Validated by EventTable as well, but the file name makes the messages useful.
+    if (const auto [j, i] = detail::first_duplicate(names_); i > 0) {
+      const std::string positions = "(columns " + std::to_string(j + 1) + " and " + std::to_string(i + 1) + ")";
+      if (structured_) {
+        throw FormatError(source_ + ": duplicated field '" + names_[i] + "' " + positions);
+      }
+      throw ConfigError(source_ + ": NpyReadOptions::column_names repeats '" + names_[i] + "' " + positions +
+                        "; give each column its own name");
+    }
+    if (const auto [j, i] = detail::first_duplicate(selected_names_); i > 0) {
+      throw ConfigError(source_ + ": column '" + selected_names_[i] + "' is requested twice");
+    }
+  }
+
+  // Reads `count` bytes at data offset `at` into buffer_. A short read means that the file shrank after it was opened.
+  void read_bytes(std::uint64_t at, std::uint64_t count) {
+    buffer_.resize(static_cast<std::size_t>(count));
+    stream_.clear();
+    stream_.seekg(static_cast<std::streamoff>(data_offset_ + at));
+    stream_.read(reinterpret_cast<char*>(buffer_.data()), static_cast<std::streamsize>(count));
+    const auto got = static_cast<std::uint64_t>(stream_.gcount());
+    if (stream_.bad()) {
+      throw IoError(source_ + ": read error in the array data at " + element_at(at));
+    }
+    if (got != count) {
+      throw FormatError(source_ + ": truncated .npy data: the file ends inside " + element_at(at + got) +
+                        "; it became shorter after it was opened");
+    }
+  }
+
+  // Converts one element and checks that it is finite after the unit conversion.
+  float convert(const unsigned char* bytes, const detail::NpyField& field, std::size_t k, std::uint64_t row) const {
+    const double raw = detail::read_npy_value(bytes, field);
+    const auto value = static_cast<float>(raw * scale_[k]);
+    if (!std::isfinite(value)) {
+      throw FormatError(source_ + ": row " + std::to_string(row) + ", column '" + selected_names_[k] + "' is " +
+                        std::to_string(raw) + ", expected a finite float32 value");
+    }
+    return value;
+  }
+
+  // Reads rows [first, first + count) into rows [out_row, out_row + count) of `values`.
+  void read_block(std::uint64_t first, std::uint64_t count, Matrix<float>& values, Index out_row) {
+    if (fortran_order_) {
+      // Each column is stored whole, so the block is one slice per selected column.
+      for (std::size_t k = 0; k < selected_.size(); ++k) {
+        read_bytes((selected_[k] * rows_ + first) * item_size_, count * item_size_);
+        for (std::uint64_t r = 0; r < count; ++r) {
+          values(out_row + static_cast<Index>(r), static_cast<Index>(k)) =
+              convert(buffer_.data() + r * item_size_, fields_[0], k, first + r);
+        }
+      }
+      return;
+    }
+    read_bytes(first * row_bytes_, count * row_bytes_);
+    for (std::uint64_t r = 0; r < count; ++r) {
+      const unsigned char* row = buffer_.data() + r * row_bytes_;
+      for (std::size_t k = 0; k < selected_.size(); ++k) {
+        const std::size_t col = selected_[k];
+        const detail::NpyField& field = structured_ ? fields_[field_of_column_[col]] : fields_[0];
+        const unsigned char* bytes = structured_ ? row + field.offset : row + col * item_size_;
+        values(out_row + static_cast<Index>(r), static_cast<Index>(k)) = convert(bytes, field, k, first + r);
       }
     }
   }
-  return EventTable(std::move(selected_names), std::move(values));
+
+  std::string source_;
+  NpyReadOptions options_;
+  std::ifstream stream_;
+  std::uint64_t file_size_ = 0;
+  std::uint64_t data_offset_ = 0;
+  std::vector<std::uint64_t> dims_;
+  std::vector<detail::NpyField> fields_;
+  bool structured_ = false;
+  bool fortran_order_ = false;
+  std::uint64_t item_size_ = 0;
+  std::uint64_t rows_ = 0;
+  std::uint64_t cols_ = 0;
+  std::uint64_t row_bytes_ = 0;
+  std::vector<std::string> names_;
+  std::vector<std::size_t> field_of_column_;
+  std::vector<std::string> selected_names_;
+  std::vector<std::size_t> selected_;
+  std::vector<double> scale_;
+  std::vector<unsigned char> buffer_;
+  std::uint64_t next_row_ = 0;
+};
+
+// Reads a whole .npy file into one table, with the errors of NpyReader.
+inline EventTable read_npy(const std::filesystem::path& path, NpyReadOptions options = {}) {
+  NpyReader reader(path, std::move(options));
+  std::optional<EventTable> table = reader.next(std::max<Index>(reader.rows(), 1));
+  if (!table) {
+    return EventTable(reader.columns(), Matrix<float>(0, static_cast<Index>(reader.columns().size())));
+  }
+  return std::move(*table);
 }
 
-// Writes the table as float32 .npy. Throws NumericError on a non-finite
-// value, IoError on a write failure; the target is then left unchanged.
-inline void write_npy(const std::filesystem::path& path, const EventTable& table,
-                      NpyLayout layout = NpyLayout::structured) {
-  const Matrix<float>& values = table.values();
-  for (Index row = 0; row < values.rows(); ++row) {
-    for (Index col = 0; col < values.cols(); ++col) {
-      if (!std::isfinite(values(row, col))) {
-        throw NumericError("write_npy: column '" + table.columns()[static_cast<std::size_t>(col)] + "', row " +
-                           std::to_string(row) + " is not finite; the reader would reject the file");
-      }
-    }
-  }
-  std::string header;
-  bool needs_utf8 = false;
-  if (layout == NpyLayout::structured) {
-    header = "{'descr': [";
-    for (std::size_t i = 0; i < table.columns().size(); ++i) {
-      const std::string& name = table.columns()[i];
-      needs_utf8 = needs_utf8 || std::any_of(name.begin(), name.end(), [](char c) { return (c & 0x80) != 0; });
-      header += (i > 0 ? ", (" : "(") + detail::python_string_literal(name) + ", '<f4')";
-    }
-    header += "], 'fortran_order': False, 'shape': (" + std::to_string(table.rows()) + ",), }";
-  } else {
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(table.rows()) + ", " +
-             std::to_string(table.cols()) + "), }";
-  }
-  // Pad with spaces and a final '\n' so the data starts at a multiple of 64 bytes.
-  const std::size_t length_bytes = header.size() + 1 + 10 >= 65536 ? 4 : 2;
-  const std::size_t preamble = 8 + length_bytes;
-  const std::size_t total = (preamble + header.size() + 1 + 63) / 64 * 64;
-  header.append(total - preamble - header.size() - 1, ' ');
-  header += '\n';
-  const unsigned char major = needs_utf8 ? 3 : (length_bytes == 4 ? 2 : 1);
+namespace detail {
 
-  write_file_atomically(path, [&](std::ostream& out) {
-    out.write("\x93NUMPY", 6);
-    out.put(static_cast<char>(major));
-    out.put(0);
-    const auto length = static_cast<std::uint32_t>(header.size());
-    for (std::size_t k = 0; k < length_bytes; ++k) {
-      out.put(static_cast<char>((length >> (8 * k)) & 0xFF));
+// The header of a float32 .npy file, laid out as numpy.lib.format writes it
+// (numpy 1.24). numpy adds spare spaces so that a row count of up to 21
+// digits fits without moving the data, which lets NpyWriter write the final
+// count in place. Padding with spaces and '\n' makes the data start at a
+// multiple of 64 bytes.
+struct NpyHeader {
+  unsigned char major = 1;
+  std::size_t length_bytes = 2;
+  std::string text;
+};
+
+inline NpyHeader make_npy_header(const std::vector<std::string>& columns, NpyLayout layout, std::uint64_t rows) {
+  NpyHeader header;
+  bool needs_utf8 = false;
+  std::string& text = header.text;
+  const std::string count = std::to_string(rows);
+  if (layout == NpyLayout::structured) {
+    text = "{'descr': [";
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const std::string& name = columns[i];
+      needs_utf8 = needs_utf8 || std::any_of(name.begin(), name.end(), [](char c) { return (c & 0x80) != 0; });
+      text += (i > 0 ? ", (" : "(") + python_string_literal(name) + ", '<f4')";
     }
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    std::vector<char> row_bytes(static_cast<std::size_t>(values.cols()) * 4);
+    text += "], 'fortran_order': False, 'shape': (" + count + ",), }";
+  } else {
+    text = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + count + ", " + std::to_string(columns.size()) +
+           "), }";
+  }
+  constexpr std::size_t growth_axis_max_digits = 21;
+  text.append(growth_axis_max_digits - count.size(), ' ');
+  // numpy adds 1 to 64 bytes of padding, never 0.
+  header.length_bytes = text.size() + 1 + 10 >= 65536 ? 4 : 2;
+  const std::size_t preamble = 8 + header.length_bytes;
+  text.append(64 - (preamble + text.size() + 1) % 64, ' ');
+  text += '\n';
+  header.major = needs_utf8 ? 3 : (header.length_bytes == 4 ? 2 : 1);
+  return header;
+}
+
+inline void write_npy_header(std::ostream& out, const NpyHeader& header) {
+  out.write("\x93NUMPY", 6);
+  out.put(static_cast<char>(header.major));
+  out.put(0);
+  const auto length = static_cast<std::uint32_t>(header.text.size());
+  for (std::size_t k = 0; k < header.length_bytes; ++k) {
+    out.put(static_cast<char>((length >> (8 * k)) & 0xFF));
+  }
+  out.write(header.text.data(), static_cast<std::streamsize>(header.text.size()));
+}
+
+}  // namespace detail
+
+// Writes a float32 .npy file chunk by chunk. The data goes to a temporary
+// file beside the target; close() writes the final row count into the header
+// and renames the file into place. A writer destroyed without a successful
+// close() removes the temporary file, so a failed write leaves no file (and
+// an existing target unchanged).
+class NpyWriter {
+ public:
+  // Creates the temporary file and writes a header for zero rows. Throws
+  // ConfigError on a repeated column name, IoError if the file cannot be created.
+  NpyWriter(const std::filesystem::path& path, std::vector<std::string> columns,
+            NpyLayout layout = NpyLayout::structured)
+      : columns_(std::move(columns)), layout_(layout), file_(check_names(path, columns_)) {
+    header_ = detail::make_npy_header(columns_, layout_, 0);
+    detail::write_npy_header(file_.stream(), header_);
+  }
+
+  const std::vector<std::string>& columns() const noexcept { return columns_; }
+  Index rows_written() const noexcept { return static_cast<Index>(rows_); }
+
+  // Appends the chunk's rows. Throws ConfigError if its columns differ from
+  // the writer's, NumericError on a non-finite value (nothing of the chunk is
+  // written then), IoError on a write failure.
+  void write(const EventTable& chunk) {
+    check_open("write");
+    detail::check_chunk(chunk, columns_, static_cast<Index>(rows_), context());
+    const Matrix<float>& values = chunk.values();
+    std::vector<char> bytes(static_cast<std::size_t>(values.cols()) * 4);
+    std::ostream& out = file_.stream();
     for (Index row = 0; row < values.rows(); ++row) {
       for (Index col = 0; col < values.cols(); ++col) {
         const auto bits = std::bit_cast<std::uint32_t>(values(row, col));
         for (std::size_t k = 0; k < 4; ++k) {
-          row_bytes[static_cast<std::size_t>(col) * 4 + k] = static_cast<char>((bits >> (8 * k)) & 0xFF);
+          bytes[static_cast<std::size_t>(col) * 4 + k] = static_cast<char>((bits >> (8 * k)) & 0xFF);
         }
       }
-      out.write(row_bytes.data(), static_cast<std::streamsize>(row_bytes.size()));
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     }
-  });
+    if (!out) {
+      failed_ = true;
+      throw IoError("writing '" + file_.target().string() + "' failed (disk full or I/O error); the file was not changed");
+    }
+    rows_ += static_cast<std::uint64_t>(values.rows());
+  }
+
+  // Writes the row count into the header and moves the file into place.
+  // Throws IoError if a write failed; the temporary file is then removed.
+  void close() {
+    check_open("close");
+    closed_ = true;
+    if (failed_) {
+      throw IoError("'" + file_.target().string() + "' was not written because an earlier write failed");
+    }
+    const detail::NpyHeader final_header = detail::make_npy_header(columns_, layout_, rows_);
+    // The spare spaces of the header keep its length whatever the row count.
+    if (final_header.text.size() != header_.text.size() || final_header.major != header_.major) {
+      throw IoError("'" + file_.target().string() + "': the .npy header changed length; the file was not written");
+    }
+    file_.stream().seekp(0);
+    detail::write_npy_header(file_.stream(), final_header);
+    file_.commit();
+  }
+
+ private:
+  static const std::filesystem::path& check_names(const std::filesystem::path& path,
+                                                  const std::vector<std::string>& columns) {
+    if (const auto [j, i] = detail::first_duplicate(columns); i > 0) {
+      throw ConfigError("cannot write '" + path.string() + "': column '" + columns[i] + "' appears twice (columns " +
+                        std::to_string(j + 1) + " and " + std::to_string(i + 1) + ")");
+    }
+    return path;
+  }
+
+  std::string context() const { return "cannot write '" + file_.target().string() + "'"; }
+
+  void check_open(const char* operation) const {
+    if (closed_) {
+      throw ConfigError("NpyWriter::" + std::string(operation) + ": '" + file_.target().string() +
+                        "' is already closed");
+    }
+  }
+
+  std::vector<std::string> columns_;
+  NpyLayout layout_;
+  AtomicFile file_;
+  detail::NpyHeader header_;
+  std::uint64_t rows_ = 0;
+  bool failed_ = false;
+  bool closed_ = false;
+};
+
+// Writes the table as float32 .npy with NpyWriter. Throws NumericError on a
+// non-finite value, IoError on a write failure; the target is then left unchanged.
+inline void write_npy(const std::filesystem::path& path, const EventTable& table,
+                      NpyLayout layout = NpyLayout::structured) {
+  NpyWriter writer(path, table.columns(), layout);
+  writer.write(table);
+  writer.close();
 }
 
 }  // namespace metnet
