@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <string>
 
@@ -167,4 +169,50 @@ TEST_CASE("failed CSV write leaves the old file", "[data][csv][errors]") {
   CHECK(dir.entries() == std::vector<std::string>{"events.csv"});
   CHECK_THROWS_AS(metnet::write_csv(dir / "no_such_dir" / "x.csv", metnet::EventTable({"a"}, values.topRows(1))),
                   metnet::IoError);
+}
+
+TEST_CASE("CSV chunked writer equals write_csv", "[data][csv]") {
+  const metnet::test::TempDir dir;
+  metnet::Matrix<float> values(23, 2);
+  for (metnet::Index row = 0; row < values.rows(); ++row) {
+    values(row, 0) = static_cast<float>(row) * 0.1f;
+    values(row, 1) = -static_cast<float>(row) * 1000.5f;
+  }
+  const metnet::EventTable table({"a_EX", "a_EY"}, values);
+  {
+    metnet::CsvWriter writer(dir / "chunked.csv", table.columns(), ';');
+    for (metnet::Index row = 0; row < table.rows(); row += 7) {
+      const metnet::Index count = std::min<metnet::Index>(7, table.rows() - row);
+      writer.write(metnet::EventTable(table.columns(), values.middleRows(row, count)));
+    }
+    CHECK(writer.rows_written() == 23);
+    CHECK_FALSE(std::filesystem::exists(dir / "chunked.csv"));
+    writer.close();
+  }
+  metnet::write_csv(dir / "whole.csv", table, ';');
+  CHECK(metnet::test::read_bytes(dir / "chunked.csv") == metnet::test::read_bytes(dir / "whole.csv"));
+  metnet::CsvReadOptions options;
+  options.delimiter = ';';
+  CHECK(metnet::read_csv(dir / "chunked.csv", options).values() == values);
+}
+
+TEST_CASE("failed CSV chunked write leaves no file", "[data][csv][errors]") {
+  const metnet::test::TempDir dir;
+  metnet::Matrix<float> values(4, 1);
+  values << 1.0f, 2.0f, std::numeric_limits<float>::infinity(), 4.0f;
+  const auto target = dir.write("events.csv", "old content\n");
+  {
+    metnet::CsvWriter writer(target, {"a"});
+    writer.write(metnet::EventTable({"a"}, values.topRows(2)));
+    // Rows are counted over the whole file: row 2 of the chunk is row 4.
+    CHECK_THROWS_MATCHES(writer.write(metnet::EventTable({"a"}, values)), metnet::NumericError,
+                         MessageHas("events.csv") && MessageHas("column 'a', row 4"));
+    CHECK_THROWS_MATCHES(writer.write(metnet::EventTable({"b"}, values.topRows(1))), metnet::ConfigError,
+                         MessageHas("columns 'a'"));
+  }
+  CHECK(metnet::test::read_bytes(target) == "old content\n");
+  CHECK(dir.entries() == std::vector<std::string>{"events.csv"});
+  CHECK_THROWS_MATCHES(metnet::CsvWriter(dir / "bad.csv", {"x,y"}), metnet::FormatError,
+                       MessageHas("bad.csv") && MessageHas("'x,y'"));
+  CHECK(dir.entries() == std::vector<std::string>{"events.csv"});
 }
