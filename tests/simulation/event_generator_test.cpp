@@ -315,6 +315,33 @@ TEST_CASE("track core loss grows with jet pT", "[simulation][physics]") {
   CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, zero_scale, 1), metnet::ConfigError);
 }
 
+TEST_CASE("hard-scatter fJVT efficiency falls with pile-up", "[simulation][physics]") {
+  const metnet::JetConfig jets;  // fail probability 0.00275 per pile-up interaction
+  CHECK(metnet::detail::fjvt_pass_hard_scatter(jets, 0) == 1.0);
+  CHECK_THAT(metnet::detail::fjvt_pass_hard_scatter(jets, 12), WithinRel(std::pow(1.0 - 0.00275, 12), 1e-12));
+  CHECK_THAT(metnet::detail::fjvt_pass_hard_scatter(jets, 38), WithinRel(0.9007, 1e-3));
+  CHECK_THAT(metnet::detail::fjvt_pass_hard_scatter(jets, 58), WithinRel(0.8524, 1e-3));
+
+  // The drawn fJVT values pass the cut at that rate.
+  const double pass = metnet::detail::fjvt_pass_hard_scatter(jets, 58);
+  metnet::Rng rng(5, 0);
+  const int n = 200000;
+  int passed = 0;
+  for (int i = 0; i < n; ++i) {
+    metnet::detail::RecoJet jet;
+    jet.pt = 40.0;
+    jet.eta = 3.0;
+    metnet::detail::draw_jet_tags(jets, jet, pass, rng);
+    passed += jet.fjvt <= jets.fjvt_cut ? 1 : 0;
+  }
+  // Binomial standard error of the share is 0.0008.
+  CHECK_THAT(static_cast<double>(passed) / n, WithinAbs(pass, 0.004));
+
+  metnet::SimulationConfig invalid;
+  invalid.jets.fjvt_hard_scatter_fail_per_interaction = -0.1;
+  CHECK_THROWS_AS(metnet::EventGenerator(Process::ttbar, invalid, 1), metnet::ConfigError);
+}
+
 TEST_CASE("soft recoil follows its sum ET law", "[simulation][physics]") {
   metnet::ProcessTuning tuning;
   tuning.isr_mean_count = 0.0;  // no ISR: the draws are the soft sum ET and the recoil

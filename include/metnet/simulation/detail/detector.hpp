@@ -147,7 +147,15 @@ inline double draw_mu(const PileupConfig& c, Rng& rng) noexcept {
   return truncated_normal(rng, c.mean, c.sigma, c.low, c.high);
 }
 
-inline void draw_jet_tags(const JetConfig& c, RecoJet& jet, Rng& rng) noexcept {
+// Probability that a hard-scatter jet passes fJVT with n_pileup pile-up
+// interactions, none of which may fail it (see JetConfig).
+inline double fjvt_pass_hard_scatter(const JetConfig& c, std::int64_t n_pileup) noexcept {
+  return std::exp(static_cast<double>(n_pileup) * std::log1p(-c.fjvt_hard_scatter_fail_per_interaction));
+}
+
+// Draws the JVT and fJVT values of a jet. A hard-scatter jet passes fJVT
+// with probability hard_scatter_fjvt_pass (fjvt_pass_hard_scatter of the event).
+inline void draw_jet_tags(const JetConfig& c, RecoJet& jet, double hard_scatter_fjvt_pass, Rng& rng) noexcept {
   const bool hs = jet.hard_scatter;
   // JVT exists only inside the tracker; the value is consistent with the
   // pass flag at the Loose/Tight cut.
@@ -161,7 +169,7 @@ inline void draw_jet_tags(const JetConfig& c, RecoJet& jet, Rng& rng) noexcept {
       jet.jvt = rng.uniform(c.jvt_cut, 1.0);
     }
   }
-  const bool fjvt_pass = rng.uniform() < (hs ? c.fjvt_pass_hard_scatter : c.fjvt_pass_pileup);
+  const bool fjvt_pass = rng.uniform() < (hs ? hard_scatter_fjvt_pass : c.fjvt_pass_pileup);
   if (!fjvt_pass) {
     jet.fjvt = rng.uniform(c.fjvt_cut, 1.0);
   } else if (hs) {
@@ -307,10 +315,11 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
   }
 
   // 4. Jet response and tags of the hard-scatter jets.
+  const double hard_scatter_fjvt_pass = fjvt_pass_hard_scatter(jc, n_pileup);
   for (RecoJet& jet : jets) {
     jet.resolution = jet_resolution(jc, jet.true_pt, jet.eta, mu);
     jet.pt = jet.true_pt > 1.0 ? std::max(jet.true_pt * (1.0 + rng.normal(0.0, jet.resolution)), 0.0) : 0.0;
-    draw_jet_tags(jc, jet, rng);
+    draw_jet_tags(jc, jet, hard_scatter_fjvt_pass, rng);
   }
 
   // 5. Pile-up jets.
@@ -324,7 +333,7 @@ inline SimulatedEvent reconstruct(const TruthEvent& truth, Process process, cons
     jet.cos_phi = std::cos(phi);
     jet.sin_phi = std::sin(phi);
     jet.resolution = jet_resolution(jc, jet.pt, jet.eta, mu);
-    draw_jet_tags(jc, jet, rng);
+    draw_jet_tags(jc, jet, hard_scatter_fjvt_pass, rng);
     jets.push_back(jet);
   }
 
