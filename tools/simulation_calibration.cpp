@@ -14,9 +14,11 @@
 // Usage: simulation_calibration [--events N] [--profile-events N]
 //                               [--threads T] [--seed S] [--out DIR]
 // Writes feature_stats.csv, {ttbar,zmumu}_rmse_vs_{actmu,true_et,
-// tight_final_sumet}.csv, ww_rmse_vs_actmu.csv, ttbar_met_spectra.csv and
-// failing_bins.csv (every resolution bin more than 15 % away from ATLAS) to
-// DIR (default: current directory) and prints the tables. Exit status 0
+// tight_final_sumet}.csv, ww_rmse_vs_actmu.csv, ttbar_met_spectra.csv,
+// failing_bins.csv (every resolution bin more than 15 % away from ATLAS) and
+// working_point_ordering.csv (the order of the working points at the lowest
+// and highest mu against ATLAS) to DIR (default: current directory) and
+// prints the tables. Exit status 0
 // whatever the agreement, 1 if DIR cannot be written.
 
 #include <algorithm>
@@ -274,12 +276,22 @@ std::string file_stem(const std::string& path) {
   return name.substr(0, name.rfind('.'));
 }
 
+// Simulated and ATLAS resolution of every working point of profile_wps in
+// each bin of one comparison.
+struct ProfileTable {
+  std::string comparison;  // output file stem, e.g. "ttbar_rmse_vs_actmu"
+  std::vector<double> centres;
+  std::vector<std::size_t> counts;
+  std::vector<std::vector<double>> simulated;  // [bin][working point]
+  std::vector<std::vector<double>> atlas;      // [bin][working point]
+};
+
 // Per-axis RMS of (MET - true) per working point in the bins of an ATLAS
 // profile file (first column: bin centres of uniform width), written side
-// by side with ATLAS as CSV and printed. A `*` marks a bin more than 15 %
-// away from ATLAS; bins with fewer than min_compared_events simulated
-// events get no mark and are not recorded in `tally`.
-void compare_profile(const ProfileSample& sample, const std::string& variable, const std::string& atlas_file,
+// by side with ATLAS as CSV, printed and returned. A `*` marks a bin more
+// than 15 % away from ATLAS; bins with fewer than min_compared_events
+// simulated events get no mark and are not recorded in `tally`.
+ProfileTable compare_profile(const ProfileSample& sample, const std::string& variable, const std::string& atlas_file,
                      const std::string& label, const std::string& out_path, ComparisonTally& tally) {
   CsvTable atlas = read_csv(atlas_file);
   // Some ATLAS files list their bins out of order.
@@ -306,6 +318,7 @@ void compare_profile(const ProfileSample& sample, const std::string& variable, c
     }
   }
 
+  ProfileTable table{file_stem(out_path), centres, counts, {}, {}};
   std::ofstream csv = open_output(out_path);
   csv << "bin_centre,events";
   std::printf("\n%s: per-axis RMS(MET - true) in GeV by %s, simulation / ATLAS\n", label.c_str(), variable.c_str());
@@ -320,10 +333,14 @@ void compare_profile(const ProfileSample& sample, const std::string& variable, c
   for (std::size_t b = 0; b < centres.size(); ++b) {
     csv << centres[b] << ',' << counts[b];
     std::printf("%8.2f %7zu", centres[b], counts[b]);
+    table.simulated.emplace_back();
+    table.atlas.emplace_back();
     for (std::size_t w = 0; w < profile_wps.size(); ++w) {
       const auto col = std::find(atlas.header.begin(), atlas.header.end(), profile_wps[w].first) - atlas.header.begin();
       const double a = std::stod(atlas.rows[b][static_cast<std::size_t>(col)]);
       const double s = counts[b] > 0 ? std::sqrt(sums[b][w] / static_cast<double>(counts[b])) : 0.0;
+      table.simulated.back().push_back(s);
+      table.atlas.back().push_back(a);
       csv << ',' << s << ',' << a;
       const bool marked = counts[b] >= min_compared_events && std::abs(s - a) > 0.15 * a;
       tally.record(file_stem(out_path), centres[b], counts[b], profile_wps[w].second, s, a);
@@ -332,6 +349,7 @@ void compare_profile(const ProfileSample& sample, const std::string& variable, c
     csv << '\n';
     std::printf("\n");
   }
+  return table;
 }
 
 // WW has no ATLAS profile file: reference values at three mu points (ATLAS
@@ -474,6 +492,76 @@ void summarise_failing_bins(const ComparisonTally& tally, const std::string& out
   std::printf("failing bins in total: %zu\n", tally.failing.size());
 }
 
+// ATLAS gives no uncertainties with its profiles. Two working points closer
+// than this share of the larger resolution count as tied in ATLAS, and
+// their order in the simulation is not checked.
+constexpr double ordering_tie_share = 0.005;
+
+// Working points of profile_wps in bin `b`, ordered from the best (lowest)
+// to the worst resolution, written as "Calo 23.23 < Loose 23.53 < ...".
+// With `ties`, a gap below ordering_tie_share is written as "=".
+std::string ranking(const std::vector<double>& values, bool ties) {
+  std::vector<std::size_t> index(values.size());
+  for (std::size_t w = 0; w < index.size(); ++w) {
+    index[w] = w;
+  }
+  std::stable_sort(index.begin(), index.end(), [&](std::size_t a, std::size_t b) { return values[a] < values[b]; });
+  std::string text;
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    if (k > 0) {
+      const double gap = values[index[k]] - values[index[k - 1]];
+      text += ties && gap < ordering_tie_share * values[index[k]] ? " = " : " < ";
+    }
+    char cell[32];
+    std::snprintf(cell, sizeof cell, "%s %.2f", profile_wps[index[k]].second.c_str(), values[index[k]]);
+    text += cell;
+  }
+  return text;
+}
+
+// Compares the order of the working points' resolutions with ATLAS in the
+// lowest and the highest bin of each table. A pair of working points is in
+// the opposite order if ATLAS separates them by at least ordering_tie_share
+// and the simulation ranks them the other way. Prints both rankings and
+// every swapped pair, and writes each checked pair as CSV.
+void compare_ordering(const std::vector<ProfileTable>& tables, const std::string& out_path) {
+  std::ofstream csv = open_output(out_path);
+  csv << "comparison,bin_centre,better_in_atlas,worse_in_atlas,atlas_better,atlas_worse,sim_better,sim_worse,"
+         "same_order\n";
+  std::printf("\nWorking-point ordering at the lowest and highest bin, best first (ATLAS pairs closer than %.1f %% "
+              "are ties, written as =, and not checked)\n",
+              100.0 * ordering_tie_share);
+  std::size_t swapped_total = 0;
+  for (const ProfileTable& table : tables) {
+    for (const std::size_t b : {std::size_t{0}, table.centres.size() - 1}) {
+      const std::vector<double>& atlas = table.atlas[b];
+      const std::vector<double>& sim = table.simulated[b];
+      std::printf("%s, bin %.2f (%zu events)\n", table.comparison.c_str(), table.centres[b], table.counts[b]);
+      std::printf("  ATLAS:      %s\n", ranking(atlas, true).c_str());
+      std::printf("  simulation: %s\n", ranking(sim, false).c_str());
+      std::string swapped;
+      for (std::size_t i = 0; i < atlas.size(); ++i) {
+        for (std::size_t j = 0; j < atlas.size(); ++j) {
+          // Pair (i, j) with i better than j in ATLAS by more than a tie.
+          if (atlas[j] - atlas[i] < ordering_tie_share * atlas[j]) {
+            continue;
+          }
+          const bool same = sim[i] < sim[j];
+          csv << table.comparison << ',' << table.centres[b] << ',' << profile_wps[i].second << ','
+              << profile_wps[j].second << ',' << atlas[i] << ',' << atlas[j] << ',' << sim[i] << ',' << sim[j]
+              << ',' << (same ? 1 : 0) << '\n';
+          if (!same) {
+            swapped += " " + profile_wps[i].second + "/" + profile_wps[j].second;
+            ++swapped_total;
+          }
+        }
+      }
+      std::printf("  pairs in the opposite order:%s\n", swapped.empty() ? " none" : swapped.c_str());
+    }
+  }
+  std::printf("working-point pairs in the opposite order in total: %zu\n", swapped_total);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -520,10 +608,11 @@ int main(int argc, char** argv) {
   const std::string atlas = data + "/atlas/";
   const std::string& out = options.out;
   ComparisonTally tally;
-  compare_profile(profile_sample(zmumu_u, "ActMu", true), "ActMu", atlas + "zmumu_rmse_vs_actmu.csv",
-                  "Z -> mu mu (mu uniform 10-60)", out + "/zmumu_rmse_vs_actmu.csv", tally);
-  compare_profile(profile_sample(ttbar_u, "ActMu", false), "ActMu", atlas + "ttbar_rmse_vs_actmu.csv",
-                  "ttbar (mu uniform 10-60)", out + "/ttbar_rmse_vs_actmu.csv", tally);
+  std::vector<ProfileTable> by_mu;
+  by_mu.push_back(compare_profile(profile_sample(zmumu_u, "ActMu", true), "ActMu", atlas + "zmumu_rmse_vs_actmu.csv",
+                                  "Z -> mu mu (mu uniform 10-60)", out + "/zmumu_rmse_vs_actmu.csv", tally));
+  by_mu.push_back(compare_profile(profile_sample(ttbar_u, "ActMu", false), "ActMu", atlas + "ttbar_rmse_vs_actmu.csv",
+                                  "ttbar (mu uniform 10-60)", out + "/ttbar_rmse_vs_actmu.csv", tally));
   compare_ww(profile_sample(ww_u, "ActMu", false), out + "/ww_rmse_vs_actmu.csv", tally);
   // Above 210 GeV of true ET the unfiltered sample has a few hundred events
   // per bin, so those bins come from events with a hard-process invisible pT
@@ -547,5 +636,6 @@ int main(int argc, char** argv) {
                   out + "/zmumu_rmse_vs_tight_final_sumet.csv", tally);
   compare_met_spectra(ttbar, atlas + "ttbar_nonallhad_true_and_tight_met_hist.csv", out + "/ttbar_met_spectra.csv");
   summarise_failing_bins(tally, out + "/failing_bins.csv");
+  compare_ordering(by_mu, out + "/working_point_ordering.csv");
   return 0;
 }
