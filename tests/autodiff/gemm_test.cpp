@@ -57,10 +57,12 @@ double tolerance(Index depth) {
 }
 
 // C as the packed kernel computes it, with the row range split in `parts`
-// pieces (as the tape's threads split it).
+// pieces (as the tape's threads split it). With in_place, B is read where it
+// is stored, which needs readable_in_place(B).
 template <class T>
 Matrix<T> packed_product(const Matrix<T>& a_stored, bool a_transposed, const Matrix<T>& b_stored, bool b_transposed,
-                         const Matrix<T>& c_start, GemmUpdate update, const Matrix<T>& bias, Index parts) {
+                         const Matrix<T>& c_start, GemmUpdate update, const Matrix<T>& bias, Index parts,
+                         bool in_place = false) {
   const Index rows = a_transposed ? a_stored.cols() : a_stored.rows();
   const Index depth = a_transposed ? a_stored.rows() : a_stored.cols();
   const Index cols = b_transposed ? b_stored.rows() : b_stored.cols();
@@ -77,6 +79,11 @@ Matrix<T> packed_product(const Matrix<T>& a_stored, bool a_transposed, const Mat
   problem.a_stride = a_stored.cols();
   problem.a_transposed = a_transposed;
   problem.panel = panel.data();
+  if (in_place) {
+    REQUIRE(metnet::detail::readable_in_place(b));
+    problem.panel = b.data;
+    problem.panel_stride = b.row_stride;
+  }
   problem.c = c.data();
   problem.c_stride = cols;
   problem.bias = bias.data();
@@ -127,6 +134,12 @@ void check_against_eigen() {
           // Rows split in 3 pieces, as threads split them: the same bits.
           const Matrix<T> split = packed_product(a, a_transposed, b, b_transposed, c_start, update, bias, 3);
           CHECK(split == whole);
+
+          // B read in place where its rows allow it: the same bits as packed.
+          if (!b_transposed && shape.cols % metnet::detail::packet_size<T> == 0) {
+            const Matrix<T> in_place = packed_product(a, a_transposed, b, b_transposed, c_start, update, bias, 3, true);
+            CHECK(in_place == whole);
+          }
         }
       }
     }

@@ -9,6 +9,9 @@
 // - a tile of gemm_tile_rows rows x gemm_tile_packets SIMD packets of C is kept in
 //   registers for the whole reduction: per step k, one broadcast of A(i, k)
 //   per row and one fused multiply-add per packet of B's row k;
+// - a B whose rows are contiguous and hold whole packets (x and W in
+//   dX = dY W and dW = dY^T X) is read in place instead, which saves the
+//   copy, because its column blocks are then slices of its rows;
 // - A is read in place, row-major or transposed (A(i, k) = a[k * stride + i]),
 //   so dW = dY^T X needs no transposed copy of dY.
 // Every element of C is the sum over k in increasing order, accumulated in
@@ -129,6 +132,13 @@ void pack_panel(const StridedMatrix<T>& b, T* panel) noexcept {
   pack_panel_blocks(b, panel, 0, packed_block_count<T>(b.cols));
 }
 
+// Whether the kernel can read b without packing: its rows are contiguous and
+// hold whole packets, so that every packet load stays inside b.
+template <class T>
+constexpr bool readable_in_place(const StridedMatrix<T>& b) noexcept {
+  return b.col_stride == 1 && b.cols % packet_size<T> == 0;
+}
+
 // The update of C by the product A B.
 enum class GemmUpdate {
   assign,     // C = A B
@@ -142,7 +152,8 @@ struct GemmProblem {
   const T* a = nullptr;
   Index a_stride = 0;  // A(i, k) = a[i * a_stride + k], or a[k * a_stride + i] when a_transposed
   bool a_transposed = false;
-  const T* panel = nullptr;  // B packed by pack_panel
+  const T* panel = nullptr;  // B packed by pack_panel, or B itself when panel_stride > 0
+  Index panel_stride = 0;    // B(k, j) = panel[k * panel_stride + j] when B is read in place
   T* c = nullptr;
   Index c_stride = 0;
   const T* bias = nullptr;  // for GemmUpdate::add_bias
@@ -183,7 +194,7 @@ EIGEN_STRONG_INLINE void store_packet(const GemmProblem<T>& problem, const Packe
 }
 
 // The E x Q-packet tile of C at (row, column). `block` points at packet 0 of
-// the tile's columns in row 0 of a packed block `block_width` values wide.
+// the tile's columns in row 0 of B, whose rows are `block_width` values apart.
 template <int E, int Q, bool Transposed, class T>
 EIGEN_STRONG_INLINE void gemm_tile(const GemmProblem<T>& problem, Index row, Index column, const T* block,
                                    Index block_width) noexcept {
@@ -269,13 +280,17 @@ void gemm_rows_impl(const GemmProblem<T>& problem, Index row_begin, Index row_en
   for (Index column = 0; column < padded; column += gemm_block_width<T>) {
     const Index width = std::min<Index>(gemm_block_width<T>, padded - column);
     const Index q = width / lanes;
-    const T* block = problem.panel + problem.depth * column;
+    // A packed block stores its rows `width` values apart, B read in place
+    // panel_stride values apart.
+    const bool in_place = problem.panel_stride > 0;
+    const T* block = in_place ? problem.panel + column : problem.panel + problem.depth * column;
+    const Index step = in_place ? problem.panel_stride : width;
     Index row = row_begin;
     for (; row + gemm_tile_rows <= row_end; row += gemm_tile_rows) {
-      gemm_tile_dispatch<gemm_tile_rows, gemm_tile_packets, Transposed>(q, problem, row, column, block, width);
+      gemm_tile_dispatch<gemm_tile_rows, gemm_tile_packets, Transposed>(q, problem, row, column, block, step);
     }
     if (row < row_end) {
-      gemm_tail_rows<gemm_tile_rows - 1, Transposed>(row_end - row, q, problem, row, column, block, width);
+      gemm_tail_rows<gemm_tile_rows - 1, Transposed>(row_end - row, q, problem, row, column, block, step);
     }
   }
 }
