@@ -59,6 +59,29 @@ TEST_CASE("matmul_transposed gradients match finite differences", "[autodiff][gr
   CHECK(metnet::test::max_gradient_error(tape, y, random_matrix(5, 4, 3), {x}, {&weight}) < gradient_tolerance);
 }
 
+// x x^T: dx = dy x and dW = dy^T x both go to x's gradient, which the
+// backward pass must sum the same way on any thread count.
+TEST_CASE("matmul_transposed of x with itself on threads", "[autodiff][threads]") {
+  const Matrix<double> x_value = random_matrix(96, 32, 41);
+  const Matrix<double> upstream = random_matrix(96, 96, 42);
+  const Matrix<double> expected = (upstream + upstream.transpose()) * x_value;
+  Matrix<double> one_thread;
+  for (const int threads : {1, 2, 3}) {
+    Tape<double> tape;
+    tape.set_threads(threads);
+    const Var<double> x = tape.input(x_value, true);
+    const Var<double> y = tape.matmul_transposed(x, x);
+    tape.backward(y, upstream);
+    INFO("threads " << threads);
+    CHECK((x.grad() - expected).cwiseAbs().maxCoeff() <= 1e-10);
+    if (threads == 1) {
+      one_thread = x.grad();
+    } else {
+      CHECK(x.grad() == one_thread);
+    }
+  }
+}
+
 TEST_CASE("add_bias gradients match finite differences", "[autodiff][gradient]") {
   Tape<double> tape;
   auto bias = make_parameter("bias", random_matrix(1, 3, 4));

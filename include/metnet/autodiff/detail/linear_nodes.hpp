@@ -118,11 +118,21 @@ class LinearNode final : public Node<T> {
     const Index piece_cols = round_up(std::max<Index>(1, (sum_cols + 1) / 2), packet_size<T>);
     piece_counts[2] = (sum_cols + piece_cols - 1) / piece_cols;
     const Index pieces = piece_counts[0] + piece_counts[1] + piece_counts[2];
-    this->for_ranges(pieces, 1, [&](Index first, Index last) {
-      for (Index piece = first; piece < last; ++piece) {
-        run_piece(piece, products, product_count, piece_rows, piece_counts, dy, piece_cols);
-      }
-    });
+    const auto run_pieces = [&](Index begin, Index end) {
+      this->for_ranges(end - begin, 1, [&](Index first, Index last) {
+        for (Index piece = begin + first; piece < begin + last; ++piece) {
+          run_piece(piece, products, product_count, piece_rows, piece_counts, dy, piece_cols);
+        }
+      });
+    };
+    if (product_count == 2 && x_ == weight_) {
+      // x x^T: both products update the same gradient, dW adding to dx, so
+      // dx must be complete before dW starts.
+      run_pieces(0, piece_counts[0]);
+      run_pieces(piece_counts[0], pieces);
+    } else {
+      run_pieces(0, pieces);
+    }
     if (bias_grad) {
       bias_->accumulate_grad(bias_sums_);
     }
