@@ -59,8 +59,10 @@ TEST_CASE("matmul_transposed gradients match finite differences", "[autodiff][gr
   CHECK(metnet::test::max_gradient_error(tape, y, random_matrix(5, 4, 3), {x}, {&weight}) < gradient_tolerance);
 }
 
-// x x^T: dx = dy x and dW = dy^T x both go to x's gradient, which the
-// backward pass must sum the same way on any thread count.
+// x x^T: dx = dy x and dW = dy^T x both go to x's gradient, whose sum must
+// be the same on any thread count. Threads take the dx pieces before the dW
+// pieces, so a run rarely overlaps them even without the ordering in
+// LinearNode::backward: this test may pass without it.
 TEST_CASE("matmul_transposed of x with itself on threads", "[autodiff][threads]") {
   const Matrix<double> x_value = random_matrix(96, 32, 41);
   const Matrix<double> upstream = random_matrix(96, 96, 42);
