@@ -2,7 +2,9 @@
 # Train the shipped weights with the metnet command-line tool:
 #   weights/metnet_huber.json           Huber (delta 1.5)
 #   weights/metnet_gnll.json            Gaussian NLL (predicts sigma and METNetSig)
-#   weights/metnet_huber_sinkhorn.json  Huber + Sinkhorn (lambda SINKHORN_WEIGHT, default 1; epsilon 0.01)
+#   weights/metnet_huber_sinkhorn.json  Huber + Sinkhorn (lambda SINKHORN_WEIGHT, default 1; epsilon 0.01;
+#                                       SINKHORN_ON=parallel by default: it compares only the MET components
+#                                       along the Tight MET, see metnet train --help)
 # on simulated events with the Run-2 pile-up profile, never Z -> mu mu:
 #   1,000,000 ttbar (seed 1),
 #     200,000 ttbar with a true MET above 200 GeV (seed 21),
@@ -88,7 +90,8 @@ for model in "${models[@]}"; do
   case $model in
     huber) train_model huber huber 1024 "$epochs" ;;
     gnll) train_model gnll gnll 1024 "$epochs" ;;
-    huber_sinkhorn) train_model huber_sinkhorn huber+sinkhorn 1024 "$epochs" --sinkhorn-weight "${SINKHORN_WEIGHT:-1}" ;;
+    huber_sinkhorn) train_model huber_sinkhorn huber+sinkhorn 1024 "$epochs" --sinkhorn-weight "${SINKHORN_WEIGHT:-1}" \
+      --sinkhorn-on "${SINKHORN_ON:-parallel}" ;;
     *) echo "unknown model '$model'; expected huber, gnll or huber_sinkhorn" >&2; exit 2 ;;
   esac
 done

@@ -37,6 +37,7 @@ struct DemoArguments {
   long long events = 300000;      // plain ttbar training events; each evaluation sample has a third of them
   std::string loss = "huber+sinkhorn";
   double sinkhorn_weight = 1.0;
+  std::string sinkhorn_on = "parallel";
   int epochs = 10;
   Index layers = 3;
   Index width = 128;
@@ -218,6 +219,8 @@ inline void run_demo(const DemoArguments& arguments) {
   if (kind == LossKind::huber_sinkhorn) {
     HuberSinkhorn loss;
     loss.lambda = arguments.sinkhorn_weight;
+    // The events are rotated, so the first target column is the component along the reference MET.
+    loss.second.compared_columns = arguments.sinkhorn_on == "parallel" ? 1 : 0;
     save_and_evaluate(train_demo_model(training, arguments, loss), ttbar, zmumu, arguments);
   } else {
     save_and_evaluate(train_demo_model(training, arguments, Huber{}), ttbar, zmumu, arguments);
@@ -241,6 +244,11 @@ inline void add_demo_command(CLI::App& app) {
   command->add_option("--sinkhorn-weight", arguments->sinkhorn_weight,
                       "Weight lambda of the Sinkhorn divergence in huber+sinkhorn")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--sinkhorn-on", arguments->sinkhorn_on,
+                      "What the Sinkhorn divergence in huber+sinkhorn compares: vector (the predicted and true "
+                      "MET vectors) or parallel (only their components along the reference MET)")
+      ->check(CLI::IsMember({"vector", "parallel"}))
       ->capture_default_str();
   command->add_option("--epochs", arguments->epochs, "Maximum number of epochs")->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--layers", arguments->layers, "Hidden layers")->check(CLI::NonNegativeNumber)->capture_default_str();
