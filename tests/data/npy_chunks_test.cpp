@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Chunked .npy reading (NpyReader) and writing (NpyWriter). The chunks_*
 // fixtures are written by tests/data/make_npy_fixtures.py.
-#include <bit>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -11,11 +10,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "bitwise_equal.hpp"
 #include "message_has.hpp"
 #include "temp_dir.hpp"
 #include "metnet/data/npy.hpp"
 
 using metnet::test::MessageHas;
+
+using metnet::test::bitwise_equal;
 
 namespace {
 
@@ -37,18 +39,6 @@ metnet::NpyReadOptions options_for(const std::string& name) {
     options.column_names = chunk_columns;
   }
   return options;
-}
-
-bool bitwise_equal(const metnet::Matrix<float>& a, const metnet::Matrix<float>& b) {
-  if (a.rows() != b.rows() || a.cols() != b.cols()) {
-    return false;
-  }
-  for (metnet::Index i = 0; i < a.size(); ++i) {
-    if (std::bit_cast<std::uint32_t>(a.data()[i]) != std::bit_cast<std::uint32_t>(b.data()[i])) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Reads every chunk of `reader`, stacks them and checks the size of each chunk.

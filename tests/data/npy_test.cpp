@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include <catch2/catch.hpp>
 
+#include "bitwise_equal.hpp"
 #include "message_has.hpp"
 #include "temp_dir.hpp"
 #include "metnet/data/npy.hpp"
@@ -13,6 +13,8 @@
 using metnet::test::MessageHas;
 
 // Every fixture is written by tests/data/make_npy_fixtures.py (numpy.lib.format.write_array).
+using metnet::test::bitwise_equal;
+
 namespace {
 
 std::filesystem::path fixture(const std::string& name) {
@@ -30,18 +32,6 @@ metnet::Matrix<float> fixture_matrix() {
   metnet::Matrix<float> m(3, 2);
   m << 1.5f, -2.25f, 0.1f, 3.0e38f, -0.0f, 1e-45f;
   return m;
-}
-
-bool bitwise_equal(const metnet::Matrix<float>& a, const metnet::Matrix<float>& b) {
-  if (a.rows() != b.rows() || a.cols() != b.cols()) {
-    return false;
-  }
-  for (metnet::Index i = 0; i < a.size(); ++i) {
-    if (std::bit_cast<std::uint32_t>(a.data()[i]) != std::bit_cast<std::uint32_t>(b.data()[i])) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace
