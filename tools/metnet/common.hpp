@@ -354,6 +354,21 @@ inline LossKind parse_loss_name(std::string_view name) {
   throw ConfigError("unknown loss '" + std::string(name) + "': expected huber, huber+sinkhorn or gnll");
 }
 
+// Adds --sinkhorn-on to `command`: what the Sinkhorn term compares,
+// "vector" or "parallel", written to `value`.
+inline CLI::Option* add_sinkhorn_on_option(CLI::App* command, std::string& value) {
+  return command
+      ->add_option("--sinkhorn-on", value,
+                   "What the Sinkhorn divergence in huber+sinkhorn compares: vector (the predicted and true MET "
+                   "vectors) or parallel (only their components along the reference MET)")
+      ->check(CLI::IsMember({"vector", "parallel"}))
+      ->capture_default_str();
+}
+
+// Sinkhorn::compared_columns for a --sinkhorn-on value. The events are
+// rotated, so the first target column is the component along the reference MET.
+inline Index sinkhorn_compared_columns(std::string_view sinkhorn_on) { return sinkhorn_on == "parallel" ? 1 : 0; }
+
 // The loss a weights document was trained with (its "loss" name).
 inline LossKind loss_kind_of(const ModelDocument& document, std::string_view source = "weights file") {
   const std::string& name = document.loss.name;

@@ -219,8 +219,7 @@ inline void run_demo(const DemoArguments& arguments) {
   if (kind == LossKind::huber_sinkhorn) {
     HuberSinkhorn loss;
     loss.lambda = arguments.sinkhorn_weight;
-    // The events are rotated, so the first target column is the component along the reference MET.
-    loss.second.compared_columns = arguments.sinkhorn_on == "parallel" ? 1 : 0;
+    loss.second.compared_columns = sinkhorn_compared_columns(arguments.sinkhorn_on);
     save_and_evaluate(train_demo_model(training, arguments, loss), ttbar, zmumu, arguments);
   } else {
     save_and_evaluate(train_demo_model(training, arguments, Huber{}), ttbar, zmumu, arguments);
@@ -245,11 +244,7 @@ inline void add_demo_command(CLI::App& app) {
                       "Weight lambda of the Sinkhorn divergence in huber+sinkhorn")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  command->add_option("--sinkhorn-on", arguments->sinkhorn_on,
-                      "What the Sinkhorn divergence in huber+sinkhorn compares: vector (the predicted and true "
-                      "MET vectors) or parallel (only their components along the reference MET)")
-      ->check(CLI::IsMember({"vector", "parallel"}))
-      ->capture_default_str();
+  add_sinkhorn_on_option(command, arguments->sinkhorn_on);
   command->add_option("--epochs", arguments->epochs, "Maximum number of epochs")->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--layers", arguments->layers, "Hidden layers")->check(CLI::NonNegativeNumber)->capture_default_str();
   command->add_option("--width", arguments->width, "Units per hidden layer")->check(CLI::PositiveNumber)->capture_default_str();

@@ -164,8 +164,7 @@ inline void run_train(const TrainArguments& arguments) {
       loss.lambda = arguments.sinkhorn_weight;
       loss.second.epsilon = arguments.sinkhorn_epsilon;
       loss.second.weighted_marginals = arguments.sinkhorn_weighted_marginals;
-      // The events are rotated, so the first target column is the component along the reference MET.
-      loss.second.compared_columns = arguments.sinkhorn_on == "parallel" ? 1 : 0;
+      loss.second.compared_columns = sinkhorn_compared_columns(arguments.sinkhorn_on);
     }
     return train_and_save(events, arguments, loss);
   });
@@ -209,12 +208,7 @@ inline void add_train_command(CLI::App& app) {
                           "standardised target units: larger values compare the two batches on a coarser scale")
           ->check(CLI::PositiveNumber)
           ->capture_default_str();
-  CLI::Option* sinkhorn_on =
-      command->add_option("--sinkhorn-on", arguments->sinkhorn_on,
-                          "What the Sinkhorn divergence in huber+sinkhorn compares: vector (the predicted and true "
-                          "MET vectors) or parallel (only their components along the reference MET)")
-          ->check(CLI::IsMember({"vector", "parallel"}))
-          ->capture_default_str();
+  CLI::Option* sinkhorn_on = add_sinkhorn_on_option(command, arguments->sinkhorn_on);
   command->add_flag("--sinkhorn-weighted-marginals", arguments->sinkhorn_weighted_marginals,
                     "Give each event its sample weight as its mass in the Sinkhorn divergence, so that the term "
                     "compares the weighted distributions that the Huber term is fitted to (default: equal masses)");
