@@ -48,8 +48,8 @@ float_records["x_EY"] = matrix[:, 1]
 save("records_f4.npy", float_records)
 
 # Chunked-reading fixtures: 23 events, so chunks of 7 leave 2 over. Element
-# (r, c) is r * 10 + c - 100, plus 0.5 in even columns (npy_test.cpp's
-# chunk_value); every value is exact in each type used.
+# (r, c) is r * 10 + c - 100, plus 0.5 in even columns, as chunk_value in
+# npy_chunks_test.cpp computes it. Every value is exact in each type used.
 rows = np.arange(23)[:, None]
 cols = np.arange(4)[None, :]
 grid = rows * 10 + cols - 100 + 0.5 * (cols % 2 == 0)
