@@ -3,10 +3,12 @@
 // Tape node for SiLU followed by layer normalisation, y = layer_norm(silu(h)),
 // the block of every hidden layer of METNet. It computes what
 // tape.layer_norm(tape.silu(h), gamma, beta, eps) computes (activation_nodes.hpp
-// and layer_norm_node.hpp give the formulas) but keeps only the per-row mean
-// and 1 / std between the passes. The backward pass recomputes sigmoid(h),
-// silu(h) and x_hat row by row in L1, so a training step writes and reads
-// back two matrices fewer per layer than the two separate nodes do.
+// and layer_norm_node.hpp give the formulas) in fewer passes over memory.
+// Between the passes it keeps sigmoid(h) and the per-row mean and 1 / std.
+// The backward pass recomputes silu(h) and x_hat row by row in L1, so a
+// training step stores two matrices per layer instead of the four of the
+// separate nodes, and computes each exp once. Each row is processed in
+// packets, in three passes forward and two backward.
 // Rows are split between the tape's threads. The sums over rows for gamma
 // and beta go through partial sums over fixed blocks of block_rows rows,
 // added in block order, so the results do not depend on the thread count.
@@ -15,9 +17,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "metnet/autodiff/detail/activation_kernels.hpp"
 #include "metnet/autodiff/detail/node.hpp"
+#include "metnet/inference/detail/kernels.hpp"
 
 namespace metnet::detail {
 
@@ -37,6 +41,9 @@ class SiluLayerNormNode final : public Node<T> {
     const Index d = h_->value().cols();
     mean_.resize(n);
     inv_std_.resize(n);
+    if (this->requires_grad()) {
+      sigmoid_.resize(n, d);
+    }
     this->value().resize(n, d);
     this->for_ranges(n, 1, [&](Index begin, Index end) { forward_rows(begin, end); });
   }
@@ -79,83 +86,189 @@ class SiluLayerNormNode final : public Node<T> {
   }
 
  private:
-  using RowArray = Eigen::Array<T, 1, Eigen::Dynamic>;
-  using RowMap = Eigen::Map<RowArray>;
-  using ConstRowMap = Eigen::Map<const RowArray>;
+  using P = Packet<T>;
+  static constexpr Index lanes = packet_size<T>;
 
-  // silu(h) of row i into `activation` and sigmoid(h) into `sigmoid`.
-  void silu_row(Index i, T* activation, T* sigmoid) const {
-    const Index d = h_->value().cols();
-    const ConstRowMap h(h_->value().data() + i * d, d);
-    sigmoid_into(h.data(), sigmoid, d);
-    RowMap(activation, d) = h * ConstRowMap(sigmoid, d);
+  // Calls step(j, tag) for the whole packets of a row, then for each value
+  // after the last whole packet. The tag is a packet (P) or a scalar (T),
+  // and the Eigen packet functions used here accept both.
+  template <class Step>
+  static void for_row(Index d, const Step& step) {
+    Index j = 0;
+    for (; j + lanes <= d; j += lanes) {
+      step(j, P{});
+    }
+    for (; j < d; ++j) {
+      step(j, T{});
+    }
   }
 
+  // Loads or stores one packet or one value.
+  template <class V>
+  static V load(const T* source) {
+    if constexpr (std::is_same_v<V, T>) {
+      return *source;
+    } else {
+      return Eigen::internal::ploadu<V>(source);
+    }
+  }
+  template <class V>
+  static void store(T* target, const V& value) {
+    if constexpr (std::is_same_v<V, T>) {
+      *target = value;
+    } else {
+      Eigen::internal::pstoreu(target, value);
+    }
+  }
+  template <class V>
+  static V broadcast(T value) {
+    return Eigen::internal::pset1<V>(value);
+  }
+
+  // Returns the sum of a packet's lanes, or the scalar itself.
+  template <class V>
+  static T lane_sum(const V& value) {
+    if constexpr (std::is_same_v<V, T>) {
+      return value;
+    } else {
+      return Eigen::internal::predux(value);
+    }
+  }
+
+  // Computes rows [begin, end) in three passes per row, in L1. The first
+  // writes silu(h) = h sigmoid(h) into y and sums it, the second sums the
+  // squares of the centred values, and the third writes the output.
+  // sigmoid(h) goes to sigmoid_ when the node requires a gradient, and to a
+  // row buffer otherwise.
   void forward_rows(Index begin, Index end) {
+    using Eigen::internal::padd;
+    using Eigen::internal::pmadd;
+    using Eigen::internal::pmul;
+    using Eigen::internal::psub;
     const Index d = h_->value().cols();
     const T inv_d = T(1) / static_cast<T>(d);
-    const auto gamma = gamma_->value().row(0).array();
-    const auto beta = beta_->value().row(0).array();
-    alignas(64) T sigmoid[max_width];
+    const T* gamma = gamma_->value().data();
+    const T* beta = beta_->value().data();
+    const bool keep_sigmoid = this->requires_grad();
+    alignas(64) T sigmoid_buffer[max_width];
     for (Index i = begin; i < end; ++i) {
-      // y's row contains silu(h), then x_hat, then the output.
-      T* y_row = this->value().data() + i * d;
-      silu_row(i, y_row, sigmoid);
-      RowMap y(y_row, d);
-      const T mu = y.sum() * inv_d;
-      y -= mu;
-      const T var = y.square().sum() * inv_d;
-      const T inv_std = T(1) / std::sqrt(var + eps_);
+      const T* h = h_->value().data() + i * d;
+      T* y = this->value().data() + i * d;
+      T* s = keep_sigmoid ? sigmoid_.data() + i * d : sigmoid_buffer;
+      sigmoid_into(h, s, d);
+
+      P packet_sum = broadcast<P>(T(0));
+      T sum = T(0);
+      for_row(d, [&](Index j, auto tag) {
+        using V = decltype(tag);
+        const V a = pmul(load<V>(h + j), load<V>(s + j));
+        store(y + j, a);
+        if constexpr (std::is_same_v<V, T>) {
+          sum += a;
+        } else {
+          packet_sum = padd(packet_sum, a);
+        }
+      });
+      const T mu = (lane_sum(packet_sum) + sum) * inv_d;
+
+      P packet_squares = broadcast<P>(T(0));
+      T squares = T(0);
+      for_row(d, [&](Index j, auto tag) {
+        using V = decltype(tag);
+        const V c = psub(load<V>(y + j), broadcast<V>(mu));
+        if constexpr (std::is_same_v<V, T>) {
+          squares += c * c;
+        } else {
+          packet_squares = pmadd(c, c, packet_squares);
+        }
+      });
+      const T inv_std = T(1) / std::sqrt((lane_sum(packet_squares) + squares) * inv_d + eps_);
       mean_(i) = mu;
       inv_std_(i) = inv_std;
-      y = y * inv_std * gamma + beta;
+
+      for_row(d, [&](Index j, auto tag) {
+        using V = decltype(tag);
+        const V x_hat = pmul(psub(load<V>(y + j), broadcast<V>(mu)), broadcast<V>(inv_std));
+        store(y + j, pmadd(x_hat, load<V>(gamma + j), load<V>(beta + j)));
+      });
     }
   }
 
-  // Rows of one block: dL/dh where requested, and the block's partial sums
-  // of dy x_hat and dy.
+  // Computes dL/dh of one block of rows, where requested, and the block's
+  // partial sums of dy x_hat and dy, in two passes per row. The first
+  // computes x_hat from h and the stored sigmoid, the partial sums, and the
+  // row means of g and g x_hat, with g = dy gamma. The second writes
+  //   dL/dh = inv_std (g - mean(g) - x_hat mean(g x_hat)) silu'(h),
+  //   silu'(h) = s (1 + h (1 - s)).
   void backward_block(Index block, Matrix<T>* dh, bool accumulate, bool parameter_grads) {
-    const Matrix<T>& dy = this->grad();
-    const Index n = dy.rows();
-    const Index d = dy.cols();
+    using Eigen::internal::padd;
+    using Eigen::internal::pmadd;
+    using Eigen::internal::pmul;
+    using Eigen::internal::psub;
+    const Matrix<T>& dy_matrix = this->grad();
+    const Index n = dy_matrix.rows();
+    const Index d = dy_matrix.cols();
     const T inv_d = T(1) / static_cast<T>(d);
-    const auto gamma = gamma_->value().row(0).array();
-    alignas(64) T sigmoid_buffer[max_width];
+    const T* gamma = gamma_->value().data();
     alignas(64) T x_hat_buffer[max_width];
-    RowMap s(sigmoid_buffer, d);
-    RowMap x_hat(x_hat_buffer, d);
     const Index begin = block * block_rows;
     const Index end = std::min(n, begin + block_rows);
-
+    T* gamma_partial = parameter_grads ? gamma_partial_.data() + block * d : nullptr;
+    T* beta_partial = parameter_grads ? beta_partial_.data() + block * d : nullptr;
     if (parameter_grads) {
-      gamma_partial_.row(block).setZero();
-      beta_partial_.row(block).setZero();
+      std::fill(gamma_partial, gamma_partial + d, T(0));
+      std::fill(beta_partial, beta_partial + d, T(0));
     }
     for (Index i = begin; i < end; ++i) {
-      silu_row(i, x_hat_buffer, sigmoid_buffer);
-      x_hat = (x_hat - mean_(i)) * inv_std_(i);
+      const T* h = h_->value().data() + i * d;
+      const T* s = sigmoid_.data() + i * d;
+      const T* dy = dy_matrix.data() + i * d;
+      const T mu = mean_(i);
+      const T inv_std = inv_std_(i);
 
-      const auto dy_row = dy.row(i).array();
-      if (parameter_grads) {
-        gamma_partial_.row(block).array() += dy_row * x_hat;
-        beta_partial_.row(block).array() += dy_row;
-      }
+      P packet_g = broadcast<P>(T(0));
+      P packet_g_x_hat = broadcast<P>(T(0));
+      T sum_g = T(0);
+      T sum_g_x_hat = T(0);
+      for_row(d, [&](Index j, auto tag) {
+        using V = decltype(tag);
+        const V x_hat = pmul(psub(pmul(load<V>(h + j), load<V>(s + j)), broadcast<V>(mu)), broadcast<V>(inv_std));
+        store(x_hat_buffer + j, x_hat);
+        const V dy_j = load<V>(dy + j);
+        const V g = pmul(dy_j, load<V>(gamma + j));
+        if constexpr (std::is_same_v<V, T>) {
+          sum_g += g;
+          sum_g_x_hat += g * x_hat;
+        } else {
+          packet_g = padd(packet_g, g);
+          packet_g_x_hat = pmadd(g, x_hat, packet_g_x_hat);
+        }
+        if (parameter_grads) {
+          store(gamma_partial + j, pmadd(dy_j, x_hat, load<V>(gamma_partial + j)));
+          store(beta_partial + j, padd(load<V>(beta_partial + j), dy_j));
+        }
+      });
       if (dh == nullptr) {
         continue;
       }
 
-      // Layer normalisation backward with g = dy gamma, then SiLU's derivative.
-      const auto g = dy_row * gamma;
-      const T mean_g = g.sum() * inv_d;
-      const T mean_g_x_hat = (g * x_hat).sum() * inv_d;
-      const ConstRowMap h(h_->value().data() + i * d, d);
-      const auto dh_row =
-          inv_std_(i) * (g - mean_g - x_hat * mean_g_x_hat) * silu_derivative(h, s);
-      if (accumulate) {
-        dh->row(i).array() += dh_row;
-      } else {
-        dh->row(i).array() = dh_row;
-      }
+      const T mean_g = (lane_sum(packet_g) + sum_g) * inv_d;
+      const T mean_g_x_hat = (lane_sum(packet_g_x_hat) + sum_g_x_hat) * inv_d;
+      T* target = dh->data() + i * d;
+      for_row(d, [&](Index j, auto tag) {
+        using V = decltype(tag);
+        const V one = broadcast<V>(T(1));
+        const V h_j = load<V>(h + j);
+        const V s_j = load<V>(s + j);
+        const V g = pmul(load<V>(dy + j), load<V>(gamma + j));
+        const V centred = psub(psub(g, broadcast<V>(mean_g)), pmul(load<V>(x_hat_buffer + j), broadcast<V>(mean_g_x_hat)));
+        const V silu_slope = pmul(s_j, pmadd(h_j, psub(one, s_j), one));
+        V value = pmul(pmul(broadcast<V>(inv_std), centred), silu_slope);
+        if (accumulate) {
+          value = padd(load<V>(target + j), value);
+        }
+        store(target + j, value);
+      });
     }
   }
 
@@ -163,6 +276,7 @@ class SiluLayerNormNode final : public Node<T> {
   Node<T>* gamma_;
   Node<T>* beta_;
   T eps_;
+  Matrix<T> sigmoid_;  // sigmoid(h), kept by the forward pass for the backward pass
   Vector<T> mean_;     // per row, of silu(h)
   Vector<T> inv_std_;  // per row
   Matrix<T> gamma_partial_;  // per block of rows: sum of dy x_hat
