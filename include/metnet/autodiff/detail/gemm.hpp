@@ -95,6 +95,28 @@ void pack_panel_blocks(const StridedMatrix<T>& b, T* panel, Index block_begin, I
         T tile[k_run][k_run];
         const T* source = b.data + (column + j_begin) * b.col_stride + k_begin * b.row_stride;
         if (k_count == k_run && j_count == k_run && b.row_stride == 1) {
+          constexpr int lanes = static_cast<int>(packet_size<T>);
+          if constexpr (lanes > 1 && k_run % lanes == 0) {
+            // Square blocks of one packet per column, transposed in registers.
+            for (Index j_block = 0; j_block < k_run; j_block += lanes) {
+              for (Index k_block = 0; k_block < k_run; k_block += lanes) {
+                // PacketBlock<__m512, ...> drops the vector type's alignment
+                // attribute, which GCC reports and which does not matter here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+                Eigen::internal::PacketBlock<Packet<T>, lanes> packets;
+#pragma GCC diagnostic pop
+                for (int j = 0; j < lanes; ++j) {
+                  packets.packet[j] = Eigen::internal::ploadu<Packet<T>>(source + (j_block + j) * b.col_stride + k_block);
+                }
+                Eigen::internal::ptranspose(packets);
+                for (int k = 0; k < lanes; ++k) {
+                  Eigen::internal::pstoreu(block + (k_begin + k_block + k) * width + j_begin + j_block, packets.packet[k]);
+                }
+              }
+            }
+            continue;
+          }
           // Fixed trip counts, so that the compiler vectorises the whole tile
           // instead of calling memmove per row.
           for (Index j = 0; j < k_run; ++j) {
