@@ -36,6 +36,11 @@ namespace metnet::detail {
 inline constexpr int gemm_tile_rows = batch_events;
 inline constexpr int gemm_tile_packets = batch_packets;
 
+// Steps of the reduction by which a transposed A is prefetched ahead. With
+// 8, a dW = dy^T x product of Net L with A and B out of cache ran at 94 % of
+// the FMA peak instead of 88 % (16 gave 93 %, measured alone, not in a step).
+inline constexpr Index prefetch_steps = 8;
+
 // Width of one packed column block of B: gemm_tile_packets packets.
 template <class T>
 inline constexpr Index gemm_block_width = gemm_tile_packets * packet_size<T>;
@@ -239,6 +244,12 @@ EIGEN_STRONG_INLINE void gemm_tile(const GemmProblem<T>& problem, Index row, Ind
   const Index e_step = Transposed ? 1 : stride;
   for (Index k = 0; k < problem.depth; ++k) {
     const T* weights = block + k * block_width;
+    if constexpr (Transposed) {
+      // The values of A for step k + prefetch_steps, a row of the stored A
+      // further on. The hardware prefetchers do not follow this stride
+      // across pages, and A is usually not in cache in dW = dy^T x.
+      __builtin_prefetch(a + prefetch_steps * k_step);
+    }
     P ak[E];
     METNET_DETAIL_UNROLL
     for (int e = 0; e < E; ++e) {
