@@ -17,8 +17,8 @@
 // targets with noise (a partly trained one). The counters are the means over
 // the draws of the iterations and of the converged flag.
 // BM_TrainStep/<net>/<batch>/<threads>/<products>: metnet::Mlp::forward_backward
-// with metnet::Huber, then metnet::Adam::step and zero_grad, on
-// standard-normal inputs and targets, with Mlp::set_threads(threads).
+// with metnet::Huber, then metnet::Adam::step and zero_grad on the network's
+// threads, on standard-normal inputs and targets, with Mlp::set_threads(threads).
 // products:1 runs the matrix products on the packed kernel
 // (autodiff/detail/gemm.hpp, the default). products:0 runs them on Eigen's
 // GEMM on one thread (Mlp::set_eigen_products), the path metnet used
@@ -157,8 +157,8 @@ void BM_TrainStep(benchmark::State& state, const metnet::bench::NetShape& shape)
   float value = 0.0F;
   for (auto _ : state) {
     value = network.forward_backward<metnet::Huber>(inputs, targets, Vector<float>(), loss);
-    optimiser.step();
-    optimiser.zero_grad();
+    optimiser.step(network);
+    optimiser.zero_grad(network);
   }
   benchmark::DoNotOptimize(value);
   state.SetItemsProcessed(state.iterations() * batch);

@@ -4,4 +4,5 @@
 
 #include "metnet/core/error.hpp"
 #include "metnet/core/random.hpp"
+#include "metnet/core/range_runner.hpp"
 #include "metnet/core/types.hpp"

@@ -256,6 +256,19 @@ class Tape {
     return execution_ != nullptr && execution_->pool != nullptr ? execution_->pool->threads() : 1;
   }
 
+  // Calls body(begin, end) on ranges that cover [0, count), with boundaries
+  // at multiples of grain, on the tape's threads, which makes the tape a
+  // RangeRunner (metnet/core/range_runner.hpp). Not during a pass of this
+  // tape, and the body must not throw.
+  template <class Body>
+  void for_ranges(Index count, Index grain, const Body& body) const {
+    if (execution_ != nullptr && execution_->pool != nullptr) {
+      execution_->pool->for_ranges(count, grain, body);
+    } else if (count > 0) {
+      body(Index(0), count);
+    }
+  }
+
   // Compute x W^T, dy W and dy^T x with Eigen's GEMM on one thread instead of
   // the packed kernel: the reference path for tests and benchmarks.
   void set_eigen_products(bool enabled) { ensure_execution().eigen_products = enabled; }

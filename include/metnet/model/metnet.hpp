@@ -347,7 +347,7 @@ class MetNet {
             batch_offset.row(i) = train_offset.row(row);
           }
         }
-        adam.zero_grad();
+        adam.zero_grad(mlp);
         float loss_value = 0.0f;
         try {
           if (batch_offset.rows() > 0) {
@@ -355,7 +355,7 @@ class MetNet {
           } else {
             loss_value = mlp.forward_backward(batch_x, batch_y, batch_w, loss_);
           }
-          adam.step();
+          adam.step(mlp);
         } catch (const NumericError& error) {
           throw NumericError("MetNet::fit: epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + ": " +
                              error.what() + (options.checkpoint_path.empty()

@@ -132,6 +132,14 @@ class Mlp {
   void set_threads(int threads) { tape_.set_threads(threads); }
   int threads() const noexcept { return tape_.threads(); }
 
+  // Runs body(begin, end) over [0, count) on the training threads, so that
+  // Adam::step(network) and Adam::zero_grad(network) use them too (see
+  // Tape::for_ranges).
+  template <class Body>
+  void for_ranges(Index count, Index grain, const Body& body) const {
+    tape_.for_ranges(count, grain, body);
+  }
+
   // Train on the path metnet used before the packed kernel, kept as the
   // reference for tests and benchmarks: Eigen's GEMM on one thread for the
   // products, and separate SiLU and LayerNorm nodes.

@@ -28,6 +28,7 @@
 // The step clips the gradients in place (as clip_grad_norm_) and throws
 // NumericError, before changing anything, if a gradient is not finite.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -37,6 +38,7 @@
 
 #include "metnet/autodiff/parameter.hpp"
 #include "metnet/core/error.hpp"
+#include "metnet/core/range_runner.hpp"
 #include "metnet/core/types.hpp"
 #include "metnet/optim/clip_grad_norm.hpp"
 #include "metnet/optim/detail/exact_sqrt.hpp"
@@ -77,61 +79,89 @@ class Adam {
     validate(options_);
     state_.first_moment.reserve(parameters_.size());
     state_.second_moment.reserve(parameters_.size());
-    for (const Parameter<T>* parameter : parameters_) {
-      state_.first_moment.push_back(Matrix<T>::Zero(parameter->value.rows(), parameter->value.cols()));
-      state_.second_moment.push_back(Matrix<T>::Zero(parameter->value.rows(), parameter->value.cols()));
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+      const Matrix<T>& value = parameters_[k]->value;
+      state_.first_moment.push_back(Matrix<T>::Zero(value.rows(), value.cols()));
+      state_.second_moment.push_back(Matrix<T>::Zero(value.rows(), value.cols()));
+      for (Index begin = 0; begin < value.size(); begin += piece_size) {
+        pieces_.push_back({k, begin, std::min(piece_size, value.size() - begin)});
+      }
     }
+    sums_.resize(parameters_.size());
   }
 
   // Applies one update from the gradients stored in the parameters and
   // returns the global gradient norm before clipping.
   double step() {
+    SerialRunner serial;
+    return step(serial);
+  }
+
+  // The same update with the work split between the threads of `runner`,
+  // for instance the Mlp being trained. The result does not depend on the
+  // thread count, because every value is computed alone and the norm is
+  // summed per parameter, then over parameters in order.
+  template <RangeRunner R>
+  double step(R& runner) {
     check_gradient_shapes();
-    const double norm = options_.max_grad_norm > 0.0 ? clip_grad_norm(parameters_, options_.max_grad_norm)
-                                                     : gradient_norm(parameters_);
+    runner.for_ranges(static_cast<Index>(parameters_.size()), 1, [&](Index begin, Index end) {
+      for (Index k = begin; k < end; ++k) {
+        const Matrix<T>& grad = parameters_[static_cast<std::size_t>(k)]->grad;
+        sums_[static_cast<std::size_t>(k)] = detail::sum_of_squares(grad.data(), grad.size());
+      }
+    });
+    double sum_of_squares = 0.0;
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+      detail::check_finite_gradient(*parameters_[k], sums_[k]);
+      sum_of_squares += sums_[k];
+    }
+    const double norm = std::sqrt(sum_of_squares);
+    // Clipping as clip_grad_norm does it.
+    const double clip = options_.max_grad_norm > 0.0 ? detail::clip_coefficient(norm, options_.max_grad_norm) : 1.0;
 
     const double lr = learning_rate();
     state_.step += 1;
     const auto t = static_cast<double>(state_.step);
     const double bias_correction1 = 1.0 - std::pow(options_.beta1, t);
     const double bias_correction2 = 1.0 - std::pow(options_.beta2, t);
-    const T step_size = static_cast<T>(lr / bias_correction1);
-    const T inv_sqrt_bias2 = static_cast<T>(1.0 / std::sqrt(bias_correction2));
-    const T beta1 = static_cast<T>(options_.beta1);
-    const T beta2 = static_cast<T>(options_.beta2);
-    const T eps = static_cast<T>(options_.eps);
-    const T decay = static_cast<T>(options_.weight_decay);
-
-    for (std::size_t k = 0; k < parameters_.size(); ++k) {
-      auto theta = parameters_[k]->value.array();
-      auto m = state_.first_moment[k].array();
-      auto v = state_.second_moment[k].array();
-      const bool decoupled = options_.decay_mode == WeightDecay::decoupled;
-      if (options_.weight_decay != 0.0 && decoupled) {
-        theta *= T(1) - static_cast<T>(lr) * decay;
+    const StepConstants constants{
+        .lr = static_cast<T>(lr),
+        .step_size = static_cast<T>(lr / bias_correction1),
+        .inv_sqrt_bias2 = static_cast<T>(1.0 / std::sqrt(bias_correction2)),
+        .beta1 = static_cast<T>(options_.beta1),
+        .beta2 = static_cast<T>(options_.beta2),
+        .eps = static_cast<T>(options_.eps),
+        .decay = static_cast<T>(options_.weight_decay),
+        .clip = static_cast<T>(clip),
+        .clipped = clip < 1.0,
+    };
+    runner.for_ranges(static_cast<Index>(pieces_.size()), 1, [&](Index begin, Index end) {
+      for (Index piece = begin; piece < end; ++piece) {
+        update(pieces_[static_cast<std::size_t>(piece)], constants);
       }
-      const auto g = parameters_[k]->grad.array();
-      if (options_.weight_decay != 0.0 && !decoupled) {
-        m = beta1 * m + (T(1) - beta1) * (g + decay * theta);
-        v = beta2 * v + (T(1) - beta2) * (g + decay * theta).square();
-      } else {
-        m = beta1 * m + (T(1) - beta1) * g;
-        v = beta2 * v + (T(1) - beta2) * g.square();
-      }
-      // Not v.sqrt(): Eigen's vectorised sqrt (EIGEN_FAST_MATH, on by default) computes x * rsqrt(x) and masks
-      // x = 0 afterwards, so it raises FE_INVALID (0 * inf) whenever a parameter has had only zero gradients,
-      // which a trapping floating-point environment turns into SIGFPE. detail::ExactSqrt is the correctly
-      // rounded square root, vectorised where the instruction set has one.
-      theta -= step_size * m / (v.unaryExpr(detail::ExactSqrt{}) * inv_sqrt_bias2 + eps);
-    }
+    });
     return norm;
   }
 
   // Clears the gradients of all parameters.
   void zero_grad() {
+    SerialRunner serial;
+    zero_grad(serial);
+  }
+
+  // Clears the gradients on the threads of `runner`.
+  template <RangeRunner R>
+  void zero_grad(R& runner) {
     for (Parameter<T>* parameter : parameters_) {
-      parameter->zero_grad();
+      parameter->grad.resize(parameter->value.rows(), parameter->value.cols());
     }
+    runner.for_ranges(static_cast<Index>(pieces_.size()), 1, [&](Index begin, Index end) {
+      for (Index index = begin; index < end; ++index) {
+        const Piece& piece = pieces_[static_cast<std::size_t>(index)];
+        T* grad = parameters_[piece.parameter]->grad.data() + piece.begin;
+        std::fill(grad, grad + piece.count, T(0));
+      }
+    });
   }
 
   // The learning rate that the next step will use.
@@ -177,6 +207,59 @@ class Adam {
   }
 
  private:
+  // Values per piece of the update: 16 KiB of float per array, so that a
+  // thread's pieces are large next to the cost of handing them out.
+  static constexpr Index piece_size = 4096;
+
+  // A range of one parameter's values: [begin, begin + count).
+  struct Piece {
+    std::size_t parameter = 0;
+    Index begin = 0;
+    Index count = 0;
+  };
+
+  // The values of one step, the same for every parameter.
+  struct StepConstants {
+    T lr;
+    T step_size;       // lr / (1 - beta1^t)
+    T inv_sqrt_bias2;  // 1 / sqrt(1 - beta2^t)
+    T beta1;
+    T beta2;
+    T eps;
+    T decay;
+    T clip;            // gradient factor of the clipping
+    bool clipped;      // whether clip applies (clip < 1)
+  };
+
+  // Clips and applies the update to one piece.
+  void update(const Piece& piece, const StepConstants& c) {
+    using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+    const std::size_t k = piece.parameter;
+    Eigen::Map<Array> theta(parameters_[k]->value.data() + piece.begin, piece.count);
+    Eigen::Map<Array> g(parameters_[k]->grad.data() + piece.begin, piece.count);
+    Eigen::Map<Array> m(state_.first_moment[k].data() + piece.begin, piece.count);
+    Eigen::Map<Array> v(state_.second_moment[k].data() + piece.begin, piece.count);
+    if (c.clipped) {
+      g *= c.clip;
+    }
+    const bool decoupled = options_.decay_mode == WeightDecay::decoupled;
+    if (options_.weight_decay != 0.0 && decoupled) {
+      theta *= T(1) - c.lr * c.decay;
+    }
+    if (options_.weight_decay != 0.0 && !decoupled) {
+      m = c.beta1 * m + (T(1) - c.beta1) * (g + c.decay * theta);
+      v = c.beta2 * v + (T(1) - c.beta2) * (g + c.decay * theta).square();
+    } else {
+      m = c.beta1 * m + (T(1) - c.beta1) * g;
+      v = c.beta2 * v + (T(1) - c.beta2) * g.square();
+    }
+    // Not v.sqrt(): Eigen's vectorised sqrt (EIGEN_FAST_MATH, on by default) computes x * rsqrt(x) and masks
+    // x = 0 afterwards, so it raises FE_INVALID (0 * inf) whenever a parameter has had only zero gradients,
+    // which a trapping floating-point environment turns into SIGFPE. detail::ExactSqrt is the correctly
+    // rounded square root, vectorised where the instruction set has one.
+    theta -= c.step_size * m / (v.unaryExpr(detail::ExactSqrt{}) * c.inv_sqrt_bias2 + c.eps);
+  }
+
   static void validate(const AdamOptions& options) {
     const auto fail = [](const std::string& what, double found) {
       throw ConfigError("Adam: expected " + what + ", found " + std::to_string(found));
@@ -203,6 +286,8 @@ class Adam {
   ParameterList<T> parameters_;
   AdamOptions options_;
   AdamState<T> state_;
+  std::vector<Piece> pieces_;  // every parameter's values, in pieces of piece_size
+  std::vector<double> sums_;   // per parameter: the sum of squares of its gradient
 };
 
 }  // namespace metnet

@@ -44,6 +44,27 @@ double sum_of_squares(const T* x, Index n) noexcept {
 
 }  // namespace detail
 
+namespace detail {
+
+// Throws NumericError, naming the parameter, if its gradient is not finite.
+// `sum` is sum_of_squares of that gradient: the full check runs only when
+// the sum is not finite.
+template <class T>
+void check_finite_gradient(const Parameter<T>& parameter, double sum) {
+  if (!std::isfinite(sum) && !parameter.grad.allFinite()) {
+    throw NumericError("gradient of parameter '" + parameter.name +
+                       "': expected finite values, found NaN or infinity; lower the learning rate or "
+                       "check the loss inputs");
+  }
+}
+
+// The factor clip_grad_norm_ applies to the gradients (when below 1).
+inline double clip_coefficient(double total_norm, double max_norm) noexcept {
+  return max_norm / (total_norm + 1e-6);
+}
+
+}  // namespace detail
+
 // Returns the global L2 norm of the gradients (accumulated in double).
 // Throws NumericError, naming the parameter, if a gradient is not finite.
 template <class T>
@@ -51,12 +72,7 @@ double gradient_norm(const ParameterList<T>& parameters) {
   double sum_of_squares = 0.0;
   for (const Parameter<T>* parameter : parameters) {
     const double sum = detail::sum_of_squares(parameter->grad.data(), parameter->grad.size());
-    // The full check runs only when the sum is not finite.
-    if (!std::isfinite(sum) && !parameter->grad.allFinite()) {
-      throw NumericError("gradient of parameter '" + parameter->name +
-                         "': expected finite values, found NaN or infinity; lower the learning rate or "
-                         "check the loss inputs");
-    }
+    detail::check_finite_gradient(*parameter, sum);
     sum_of_squares += sum;
   }
   return std::sqrt(sum_of_squares);
@@ -70,7 +86,7 @@ double clip_grad_norm(const ParameterList<T>& parameters, double max_norm) {
     throw ConfigError("clip_grad_norm: expected max_norm > 0, found " + std::to_string(max_norm));
   }
   const double total = gradient_norm(parameters);
-  const double coefficient = max_norm / (total + 1e-6);
+  const double coefficient = detail::clip_coefficient(total, max_norm);
   if (coefficient < 1.0) {
     for (Parameter<T>* parameter : parameters) {
       parameter->grad *= static_cast<T>(coefficient);

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+// Adam::step and Adam::zero_grad on the training threads of an Mlp against
+// the same calls on the calling thread: the parameters must be bitwise equal.
+
+#include <catch2/catch.hpp>
+
+#include "metnet/core/random.hpp"
+#include "metnet/loss/huber.hpp"
+#include "metnet/nn/mlp.hpp"
+#include "metnet/optim/adam.hpp"
+
+namespace {
+
+using metnet::Adam;
+using metnet::AdamOptions;
+using metnet::Index;
+using metnet::Matrix;
+using metnet::Mlp;
+using metnet::MlpConfig;
+using metnet::Vector;
+
+Matrix<float> random_matrix(Index rows, Index cols, std::uint64_t seed) {
+  metnet::Rng rng(seed);
+  Matrix<float> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) {
+    m.data()[i] = static_cast<float>(rng.normal());
+  }
+  return m;
+}
+
+// Three training steps of two copies of one network, one on `threads`
+// threads and one on the calling thread. Width 90 gives weights of 8100
+// values, more than one piece of the update.
+void check_threads_match_serial(const AdamOptions& options, int threads) {
+  MlpConfig config;
+  config.inputs = 7;
+  config.width = 90;
+  config.hidden_layers = 2;
+  config.outputs = 2;
+
+  metnet::Rng init_rng(5);
+  Mlp<float> parallel(config, init_rng);
+  Mlp<float> serial(parallel.weights());
+  parallel.set_threads(threads);
+  Adam<float> parallel_adam(parallel.parameters(), options);
+  Adam<float> serial_adam(serial.parameters(), options);
+  const metnet::Huber loss{};
+
+  for (int step = 0; step < 3; ++step) {
+    const Matrix<float> inputs = random_matrix(50, config.inputs, 10 + step);
+    const Matrix<float> targets = random_matrix(50, config.outputs, 20 + step);
+    parallel_adam.zero_grad(parallel);
+    serial_adam.zero_grad();
+    parallel.forward_backward(inputs, targets, Vector<float>(), loss);
+    serial.forward_backward(inputs, targets, Vector<float>(), loss);
+    const double parallel_norm = parallel_adam.step(parallel);
+    const double serial_norm = serial_adam.step();
+    CHECK(parallel_norm == serial_norm);
+  }
+
+  const auto parallel_weights = parallel.weights();
+  const auto serial_weights = serial.weights();
+  for (std::size_t layer = 0; layer < serial_weights.linear.size(); ++layer) {
+    INFO("layer " << layer << ", threads " << threads);
+    CHECK(parallel_weights.linear[layer].weight == serial_weights.linear[layer].weight);
+    CHECK(parallel_weights.linear[layer].bias == serial_weights.linear[layer].bias);
+  }
+  CHECK(parallel_adam.state().first_moment == serial_adam.state().first_moment);
+  CHECK(parallel_adam.state().second_moment == serial_adam.state().second_moment);
+}
+
+}  // namespace
+
+TEST_CASE("Adam on threads equals Adam on one", "[optim][adam][threads]") {
+  for (const int threads : {2, 3}) {
+    check_threads_match_serial(AdamOptions{.lr = 1e-2}, threads);
+    // Clipping below the norm, and both kinds of weight decay.
+    check_threads_match_serial(AdamOptions{.lr = 1e-2, .weight_decay = 0.1, .max_grad_norm = 0.01}, threads);
+    check_threads_match_serial(
+        AdamOptions{.lr = 1e-2, .weight_decay = 0.1, .decay_mode = metnet::WeightDecay::decoupled}, threads);
+  }
+}
+
+TEST_CASE("Adam zero_grad on threads clears every gradient", "[optim][adam][threads]") {
+  MlpConfig config;
+  config.inputs = 7;
+  config.width = 90;
+  config.hidden_layers = 2;
+  config.outputs = 2;
+
+  metnet::Rng init_rng(6);
+  Mlp<float> network(config, init_rng);
+  network.set_threads(2);
+  Adam<float> adam(network.parameters());
+  network.forward_backward(random_matrix(40, 7, 1), random_matrix(40, 2, 2), Vector<float>(), metnet::Huber{});
+  adam.zero_grad(network);
+  for (const auto* parameter : network.parameters()) {
+    INFO(parameter->name);
+    CHECK(parameter->grad.rows() == parameter->value.rows());
+    CHECK(parameter->grad.cols() == parameter->value.cols());
+    CHECK(parameter->grad.isZero(0.0));
+  }
+}
