@@ -33,7 +33,16 @@ class FixedMlp {
   static constexpr Index lanes = detail::packet_size<T>;
   static constexpr Index padded_width = detail::round_up(Width, lanes);
   static constexpr Index padded_outputs = detail::round_up(Outputs, lanes);
-  static constexpr Index panel_size = Inputs * padded_width + (Layers - 1) * Width * padded_width + Width * padded_outputs;
+
+  // Values in the packed panel of a layer, in the layout InferenceMlp
+  // chooses for it (detail::uses_dot_layout).
+  static constexpr Index panel_values(Index layer_inputs, Index layer_outputs) noexcept {
+    return detail::uses_dot_layout<T>(layer_outputs) ? layer_outputs * detail::round_up(layer_inputs, lanes)
+                                                     : layer_inputs * detail::round_up(layer_outputs, lanes);
+  }
+
+  static constexpr Index panel_size =
+      panel_values(Inputs, Width) + (Layers - 1) * panel_values(Width, Width) + panel_values(Width, Outputs);
   static constexpr Index bias_size = Layers * padded_width + padded_outputs;
   static constexpr Index buffer_size = std::max(padded_width, padded_outputs);
 
@@ -108,9 +117,8 @@ class FixedMlp {
     for (Index i = 0; i < Layers; ++i) {
       T* y = buffers[i % 2];
       const Index layer_inputs = i == 0 ? Inputs : Width;
-      detail::dense_row(detail::PackedLayer<T, T>{panels_.data() + panel_offset(i), biases_.data() + i * padded_width,
-                                                  layer_inputs, Width, padded_width},
-                        x, y);
+      multiply(detail::PackedLayer<T, T>{panels_.data() + panel_offset(i), bias(i), layer_inputs, Width, padded_width},
+               x, y);
       unfold(i, y, padded_width, norm);
       detail::apply_activation(y, padded_width, activation_);
       if (layer_norm_) {
@@ -119,10 +127,9 @@ class FixedMlp {
       x = y;
     }
     T* y = buffers[Layers % 2];
-    detail::dense_row(detail::PackedLayer<T, T>{panels_.data() + panel_offset(Layers),
-                                                biases_.data() + Layers * padded_width, Width, Outputs,
-                                                padded_outputs},
-                      x, y);
+    multiply(detail::PackedLayer<T, T>{panels_.data() + panel_offset(Layers), bias(Layers), Width, Outputs,
+                                       padded_outputs},
+             x, y);
     unfold(Layers, y, padded_outputs, norm);
     std::copy_n(y, Outputs, output);
   }
@@ -135,7 +142,28 @@ class FixedMlp {
 
  private:
   static constexpr Index panel_offset(Index layer) noexcept {
-    return layer == 0 ? 0 : Inputs * padded_width + (layer - 1) * Width * padded_width;
+    return layer == 0 ? 0 : panel_values(Inputs, Width) + (layer - 1) * panel_values(Width, Width);
+  }
+
+  // The bias of layer i, or nullptr for a folded layer, whose bias is zero
+  // (see pack), as InferenceMlp passes it.
+  const T* bias(Index i) const noexcept { return layer_norm_ && i > 0 ? nullptr : biases_.data() + i * padded_width; }
+
+  static void multiply(const detail::PackedLayer<T, T>& layer, const T* x, T* y) noexcept {
+    if (detail::uses_dot_layout<T>(layer.outputs)) {
+      detail::dense_dots(layer, x, y);
+    } else {
+      detail::dense_row(layer, x, y);
+    }
+  }
+
+  template <class Weight>
+  static void pack_weight(const Weight& weight, T* panel) noexcept {
+    if (detail::uses_dot_layout<T>(weight.rows())) {
+      detail::pack_rows<T, T>(weight, panel);
+    } else {
+      detail::pack_linear<T, T>(weight, panel);
+    }
   }
 
   void clear() noexcept {
@@ -153,11 +181,11 @@ class FixedMlp {
     T* panel = panels_.data() + panel_offset(i);
     const Index offset = i * padded_width;
     if (gamma == nullptr) {
-      detail::pack_linear<T, T>(weight, panel);
+      pack_weight(weight, panel);
       std::copy_n(bias, weight.rows(), biases_.data() + offset);
       return;
     }
-    detail::pack_linear<T, T>(detail::ScaledColumns<T, Weight>{weight, gamma}, panel);
+    pack_weight(detail::ScaledColumns<T, Weight>{weight, gamma}, panel);
     detail::fold_layer_norm<T>(weight, bias, gamma, beta, row_sums_.data() + offset, offsets_.data() + offset);
   }
 

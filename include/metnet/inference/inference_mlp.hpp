@@ -13,7 +13,9 @@
 // Each hidden block (Linear, activation, LayerNorm) runs as one pass: the
 // matrix product keeps its outputs in registers and adds the bias, and the
 // activation follows while the row is still in L1. Weights are stored
-// transposed and cut into column blocks (detail/kernels.hpp). Each layer
+// transposed and cut into column blocks (detail/kernels.hpp), except in a
+// layer with few outputs such as the output head, which stores W as it is
+// and computes one dot product per output (detail::dense_dots). Each layer
 // normalisation is folded into the next linear layer (gamma into its
 // weights, beta into its bias, the mean and 1/std applied after the
 // product), so a layer's product does not wait for the previous block's
@@ -128,9 +130,12 @@ class InferenceMlp {
       const Index padded = detail::round_up(linear.weight.rows(), lanes);
       // Rows of the packed panel: one per input, or one per pair of inputs.
       const Index panel_rows = uses_pairs ? detail::round_up(linear.weight.cols(), 2) / 2 : linear.weight.cols();
+      const bool dots = !uses_pairs && detail::uses_dot_layout<T>(linear.weight.rows());
       layers_.push_back({static_cast<Index>(panel_size), static_cast<Index>(bias_size), linear.weight.cols(),
-                         panel_rows, linear.weight.rows(), padded});
-      panel_size += static_cast<std::size_t>(panel_rows * padded);
+                         panel_rows, linear.weight.rows(), padded, false, dots});
+      const Index panel_values =
+          dots ? linear.weight.rows() * detail::round_up(linear.weight.cols(), lanes) : panel_rows * padded;
+      panel_size += static_cast<std::size_t>(panel_values);
       bias_size += static_cast<std::size_t>(padded);
       stride_ = std::max(stride_, padded);
       if constexpr (uses_pairs) {
@@ -211,6 +216,9 @@ class InferenceMlp {
 #if defined(__AVX512BF16__) && defined(__AVX512BW__)
         norm = detail::dense_row_staged(packed(i), stage, workspace.pairs_.data(), y);
 #endif
+      } else if (layers_[i].dots) {
+        norm = detail::stage_row(stage);
+        detail::dense_dots(packed(i), x, y);
       } else {
         norm = detail::dense_row_staged(packed(i), stage, x, y);
       }
@@ -290,12 +298,15 @@ class InferenceMlp {
     Index outputs;
     Index padded_outputs;
     bool folded = false;  // applies the previous block's layer normalisation (detail::ScaledColumns)
+    bool dots = false;    // stored by detail::pack_rows and computed by detail::dense_dots
   };
 
   template <class Weight>
   void pack(const Weight& weight, const LayerInfo& layer) {
     if constexpr (uses_pairs) {
       detail::pack_linear_pairs(weight, panels_.data() + layer.panel_offset);
+    } else if (layer.dots) {
+      detail::pack_rows<WeightStorage, T>(weight, panels_.data() + layer.panel_offset);
     } else {
       detail::pack_linear<WeightStorage, T>(weight, panels_.data() + layer.panel_offset);
     }
@@ -303,8 +314,9 @@ class InferenceMlp {
 
   detail::PackedLayer<T, PanelWord> packed(std::size_t i) const noexcept {
     const LayerInfo& layer = layers_[i];
-    return {panels_.data() + layer.panel_offset, biases_.data() + layer.bias_offset, layer.panel_rows,
-            layer.outputs, layer.padded_outputs};
+    // A folded layer's bias is zero (the offset d is added after the product).
+    const T* bias = layer.folded ? nullptr : biases_.data() + layer.bias_offset;
+    return {panels_.data() + layer.panel_offset, bias, layer.panel_rows, layer.outputs, layer.padded_outputs};
   }
 
   // y = x W^T + b for `rows` rows of layer i's input. The vdpbf16ps kernel
@@ -326,7 +338,11 @@ class InferenceMlp {
 #endif
     } else {
       (void)workspace;
-      if (rows == 1) {
+      if (layers_[i].dots) {
+        for (Index row = 0; row < rows; ++row) {
+          detail::dense_dots(packed(i), x + row * x_stride, y + row * y_stride);
+        }
+      } else if (rows == 1) {
         detail::dense_row(packed(i), x, y);
       } else {
         detail::dense_rows(packed(i), rows, x, x_stride, y, y_stride);

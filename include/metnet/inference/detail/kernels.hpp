@@ -7,6 +7,9 @@
 // - dense_rows: y = x W^T + b for a few rows at once, each output packet
 //   held in a register for the whole reduction (broadcast x[k], one fused
 //   multiply-add per weight packet);
+// - pack_rows, dense_dots: the layout and kernel of a layer with few
+//   outputs, such as the output head (uses_dot_layout): W itself, one row
+//   per output, and one dot product per output;
 // - apply_activation, row_statistics: the activation of a hidden block and
 //   the statistics of its layer normalisation, which the next linear layer
 //   applies (fold_layer_norm, unfold_layer_norm);
@@ -142,6 +145,29 @@ void pack_linear(const Weight& weight, W* panel) {
   }
 }
 
+// True when a layer with `outputs` outputs is stored by pack_rows and
+// computed by dense_dots. For the 2-output head of a width-128 network with
+// 16-float packets, this reads 2 x 128 weights instead of 128 x 16. Each
+// output is then a short sum of packets, not a chain of 128 dependent
+// multiply-adds on one packet.
+template <class T>
+constexpr bool uses_dot_layout(Index outputs) noexcept {
+  return 2 * outputs <= packet_size<T>;
+}
+
+// Writes weight (outputs x inputs, torch layout) into `panel` row by row,
+// each row padded with zeros to round_up(inputs, packet_size<T>) values.
+template <class W, class T, class Weight>
+void pack_rows(const Weight& weight, W* panel) {
+  const Index inputs = weight.cols();
+  const Index padded_inputs = round_up(inputs, packet_size<T>);
+  for (Index output = 0; output < weight.rows(); ++output) {
+    for (Index k = 0; k < padded_inputs; ++k) {
+      panel[output * padded_inputs + k] = k < inputs ? to_weight<W>(weight(output, k)) : W{};
+    }
+  }
+}
+
 // Writes weight^T in the pair layout of the vdpbf16ps kernel. As in
 // pack_linear, but row p of a block contains the block's columns for inputs
 // 2p and 2p + 1, one Bf16Pair per column. A block therefore has
@@ -206,7 +232,7 @@ EIGEN_STRONG_INLINE void dense_tile(const Bf16Pair* weights, Index block_stride,
   __m512 acc[E][Q];
   METNET_DETAIL_UNROLL
   for (int q = 0; q < Q; ++q) {
-    const __m512 b = _mm512_load_ps(bias + q * lanes);
+    const __m512 b = bias != nullptr ? _mm512_load_ps(bias + q * lanes) : _mm512_setzero_ps();
     METNET_DETAIL_UNROLL
     for (int e = 0; e < E; ++e) {
       acc[e][q] = b;
@@ -241,7 +267,10 @@ EIGEN_STRONG_INLINE void dense_tile(const Bf16Pair* weights, Index block_stride,
 #endif
 
 // One packed layer as the kernels see it. bias has padded_outputs entries
-// (zero beyond outputs) and 64-byte alignment, like panel. With W = Bf16Pair,
+// (zero beyond outputs) and 64-byte alignment, like panel, or is nullptr
+// for a zero bias, which rounds exactly like a bias of +0. A folded layer
+// (ScaledColumns) passes nullptr, so that a single event does not read its
+// zero bias, which the weight stream has evicted from L1. With W = Bf16Pair,
 // `inputs` counts pair rows, round_up(inputs, 2) / 2.
 template <class T, class W>
 struct PackedLayer {
@@ -263,7 +292,7 @@ EIGEN_STRONG_INLINE void dense_tile(const W* weights, Index block_stride, Index 
   P acc[E][Q];
   METNET_DETAIL_UNROLL
   for (int q = 0; q < Q; ++q) {
-    const P b = Eigen::internal::pload<P>(bias + q * lanes);
+    const P b = bias != nullptr ? Eigen::internal::pload<P>(bias + q * lanes) : Eigen::internal::pzero(P());
     METNET_DETAIL_UNROLL
     for (int e = 0; e < E; ++e) {
       acc[e][q] = b;
@@ -317,7 +346,8 @@ inline void dense_block_rows(const PackedLayer<T, W>& layer, Index column, Index
   for (Index offset = 0; offset < block_width; offset += MaxQ * lanes) {
     const Index q = std::min<Index>(MaxQ, (block_width - offset) / lanes);
     dense_tile_dispatch<E, MaxQ>(q, block + offset, block_width, layer.inputs, x, x_stride,
-                                 layer.bias + column + offset, y + column + offset, y_stride);
+                                 layer.bias != nullptr ? layer.bias + column + offset : nullptr, y + column + offset,
+                                 y_stride);
   }
 }
 
@@ -550,6 +580,62 @@ EIGEN_STRONG_INLINE typename Eigen::internal::unpacket_traits<P>::type lane_sum(
   return Eigen::internal::predux(packet);
 }
 
+template <class T>
+EIGEN_STRONG_INLINE T weight_value(T weight) noexcept {
+  return weight;
+}
+
+EIGEN_STRONG_INLINE float weight_value(BFloat16 weight) noexcept { return weight.to_float(); }
+
+// Running sums per output in dense_dots.
+inline constexpr int dot_sums = 4;
+static_assert(dot_sums == 4, "dense_dots adds its running sums as (0 + 2) + (1 + 3)");
+
+// y = x W^T + b for one row of a layer stored by pack_rows. Per output, the
+// product of packet p of x and of the weights goes to running sum p mod 4.
+// The four sums are added as (0 + 2) + (1 + 3), then across lanes. The
+// inputs past the last whole packet follow one by one, and the bias comes
+// last. Reads only the layer's inputs from x, which needs no alignment.
+// Writes padded_outputs values to y, zero past outputs; y must be aligned
+// like the packets.
+template <class T, class W>
+inline void dense_dots(const PackedLayer<T, W>& layer, const T* x, T* y) noexcept {
+  using P = Packet<T>;
+  constexpr Index lanes = packet_size<T>;
+  const Index padded_inputs = round_up(layer.inputs, lanes);
+  const Index whole = layer.inputs / lanes * lanes;
+  // Packet stores: GCC 12 turns a loop of scalar stores into a call to memset.
+  for (Index i = 0; i < layer.padded_outputs; i += lanes) {
+    Eigen::internal::pstore(y + i, Eigen::internal::pzero(P()));
+  }
+  for (Index output = 0; output < layer.outputs; ++output) {
+    const W* row = layer.panel + output * padded_inputs;
+    P sums[dot_sums];
+    METNET_DETAIL_UNROLL
+    for (int j = 0; j < dot_sums; ++j) {
+      sums[j] = Eigen::internal::pzero(P());
+    }
+    Index k = 0;
+    for (; k + dot_sums * lanes <= whole; k += dot_sums * lanes) {
+      METNET_DETAIL_UNROLL
+      for (int j = 0; j < dot_sums; ++j) {
+        sums[j] = Eigen::internal::pmadd(Eigen::internal::ploadu<P>(x + k + j * lanes),
+                                         load_weights(row + k + j * lanes), sums[j]);
+      }
+    }
+    for (int j = 0; k < whole; k += lanes, ++j) {
+      sums[j] = Eigen::internal::pmadd(Eigen::internal::ploadu<P>(x + k), load_weights(row + k), sums[j]);
+    }
+    T dot = lane_sum(Eigen::internal::padd(Eigen::internal::padd(sums[0], sums[2]),
+                                           Eigen::internal::padd(sums[1], sums[3])));
+    // std::fma, so that every call site rounds the tail alike.
+    for (; k < layer.inputs; ++k) {
+      dot = std::fma(x[k], static_cast<T>(weight_value(row[k])), dot);
+    }
+    y[output] = dot + (layer.bias != nullptr ? layer.bias[output] : T(0));
+  }
+}
+
 // Running sums for the statistics of one row, over d = value - shift with
 // the row's first value as the shift: per lane, sum of d and sum of d^2.
 template <class T>
@@ -561,7 +647,7 @@ struct ShiftedSums {
 };
 
 template <class T>
-EIGEN_STRONG_INLINE ShiftedSums<T> start_shifted_sums(T shift) noexcept {
+EIGEN_ALWAYS_INLINE ShiftedSums<T> start_shifted_sums(T shift) noexcept {
   const Packet<T> zero = Eigen::internal::pzero(Packet<T>());
   return {shift, Eigen::internal::pset1<Packet<T>>(shift), zero, zero};
 }
@@ -569,7 +655,7 @@ EIGEN_STRONG_INLINE ShiftedSums<T> start_shifted_sums(T shift) noexcept {
 // Adds one packet of the row; its lanes at or past `valid` (the values of
 // the packet that lie inside the row) count as zero.
 template <class T>
-EIGEN_STRONG_INLINE void add_shifted(ShiftedSums<T>& sums, const Packet<T>& value, Index valid) noexcept {
+EIGEN_ALWAYS_INLINE void add_shifted(ShiftedSums<T>& sums, const Packet<T>& value, Index valid) noexcept {
   using P = Packet<T>;
   P d = Eigen::internal::psub(value, sums.shift_packet);
   if (valid < packet_size<T>) {
@@ -588,7 +674,7 @@ EIGEN_STRONG_INLINE void add_shifted(ShiftedSums<T>& sums, const Packet<T>& valu
 // The subtraction is an explicit multiply-add on packets, so that FMA
 // contraction cannot round it differently at different call sites.
 template <class T>
-EIGEN_STRONG_INLINE RowNorm<T> finish_statistics(const ShiftedSums<T>& sums, Index width, T eps) noexcept {
+EIGEN_ALWAYS_INLINE RowNorm<T> finish_statistics(const ShiftedSums<T>& sums, Index width, T eps) noexcept {
   using P = Packet<T>;
   const T n = static_cast<T>(width);
   const T mean_shift = lane_sum(sums.sum) / n;
@@ -635,8 +721,11 @@ struct InputStage {
 // Computes packet `offset` of the stage's row in place and adds it to the
 // statistics (the first packet of the row sets their shift). RoundedToBf16:
 // the values go to the vdpbf16ps kernel (activate_packet).
+// The statistics helpers are always inlined: GCC 12 otherwise calls
+// finish_statistics once per layer, which keeps the running sums in memory
+// and spills the accumulators around the call.
 template <bool RoundedToBf16, class T>
-EIGEN_STRONG_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index offset, ShiftedSums<T>& sums) noexcept {
+EIGEN_ALWAYS_INLINE Packet<T> stage_packet(const InputStage<T>& stage, Index offset, ShiftedSums<T>& sums) noexcept {
   using P = Packet<T>;
   P value = Eigen::internal::pload<P>(stage.row + offset);
   if (stage.row_sums != nullptr) {
@@ -711,7 +800,7 @@ EIGEN_STRONG_INLINE RowNorm<T> dense_tile_staged(const W* weights, Index block_s
   P acc[Q];
   METNET_DETAIL_UNROLL
   for (int q = 0; q < Q; ++q) {
-    acc[q] = Eigen::internal::pload<P>(bias + q * lanes);
+    acc[q] = bias != nullptr ? Eigen::internal::pload<P>(bias + q * lanes) : Eigen::internal::pzero(P());
   }
 
   RowNorm<T> norm;
@@ -775,6 +864,18 @@ inline RowNorm<T> dense_row_staged(const PackedLayer<T, W>& layer, const InputSt
     column += width;
   }
   return norm;
+}
+
+// Runs the input stage over the whole row, packet by packet in the order of
+// dense_row_staged, for a layer that needs its whole input at once
+// (dense_dots). Returns the statistics of the stage's row.
+template <class T>
+inline RowNorm<T> stage_row(const InputStage<T>& stage) noexcept {
+  ShiftedSums<T> sums = start_shifted_sums(T(0));
+  for (Index offset = 0; offset < stage.padded_width; offset += packet_size<T>) {
+    stage_packet<false>(stage, offset, sums);
+  }
+  return stage.layer_norm ? finish_statistics(sums, stage.width, stage.eps) : RowNorm<T>{};
 }
 
 }  // namespace metnet::detail
