@@ -58,6 +58,31 @@ TEST_CASE("FixedMlp equals InferenceMlp bit for bit", "[inference][fixed]") {
   }
 }
 
+TEST_CASE("FixedMlp equals InferenceMlp for narrow layers", "[inference][fixed]") {
+  // Width 6 and 3 outputs are at most half a packet with AVX-512 floats, so
+  // there every layer is stored by rows (dense_dots) in both classes.
+  metnet::MlpConfig config;
+  config.inputs = 13;
+  config.width = 6;
+  config.hidden_layers = 3;
+  config.outputs = 3;
+  config.activation = metnet::Activation::silu;
+  const auto weights = metnet::test::random_weights(config, 26).cast<float>();
+  const metnet::FixedMlp<13, 6, 3, 3> fixed(weights);
+  const metnet::InferenceMlp<float> dynamic(weights);
+  auto workspace = dynamic.make_workspace();
+  const Matrix<float> inputs = metnet::test::random_inputs(5, 13, 27).cast<float>();
+  for (Index event = 0; event < inputs.rows(); ++event) {
+    float expected[3];
+    float found[3];
+    dynamic.predict(inputs.row(event).data(), expected, workspace);
+    fixed.predict(inputs.row(event).data(), found);
+    CHECK(found[0] == expected[0]);
+    CHECK(found[1] == expected[1]);
+    CHECK(found[2] == expected[2]);
+  }
+}
+
 TEST_CASE("FixedMlp rejects weights of another shape", "[inference][fixed][errors]") {
   auto config = metnet::test::net_s_config();
   config.width = 64;

@@ -108,8 +108,10 @@ TEST_CASE("double network matches the reference to rounding", "[inference][singl
 TEST_CASE("odd widths and every activation match the reference", "[inference][single]") {
   // 37 inputs, width 45 and 3 outputs are not multiples of any SIMD width,
   // so padding and the tail blocks are exercised; width 200 needs two
-  // column blocks of different sizes with AVX-512 (128 + 80).
-  const std::vector<Index> widths = {45, 200};
+  // column blocks of different sizes with AVX-512 (128 + 80). Width 5 and
+  // the 3 outputs are at most half a packet with AVX-512 floats, so those
+  // layers are stored by rows and computed as dot products (dense_dots).
+  const std::vector<Index> widths = {5, 45, 200};
   const std::vector<metnet::Activation> activations = {metnet::Activation::identity, metnet::Activation::relu,
                                                        metnet::Activation::silu, metnet::Activation::tanh};
   for (const Index width : widths) {
@@ -158,10 +160,11 @@ TEST_CASE("staged single event equals batch", "[inference][single][batch]") {
   // product (identity, ReLU and SiLU), the batched call in a separate pass.
   // Both must round alike for every activation, with and without layer
   // normalisation, for float and bf16 weights, and for widths that leave
-  // partial packets (45) or several column blocks (200).
+  // partial packets (45), several column blocks (200) or hidden layers
+  // computed as dot products (5, with AVX-512).
   const std::vector<metnet::Activation> activations = {metnet::Activation::identity, metnet::Activation::relu,
                                                        metnet::Activation::silu, metnet::Activation::tanh};
-  for (const Index width : {45, 200}) {
+  for (const Index width : {5, 45, 200}) {
     for (const auto activation : activations) {
       for (const bool layer_norm : {true, false}) {
         MlpConfig config;
