@@ -206,6 +206,13 @@ TEST_CASE("Adam rejects bad options and gradients", "[optim][adam]") {
   CHECK(adam.step_count() == 0);
   theta.grad.resize(2, 1);
   CHECK_THROWS_AS(adam.step(), metnet::ShapeError);
+  // A parameter that changed shape after the optimiser was created.
+  auto grown = scalar_parameter(1.0);
+  Adam<double> grown_adam({&grown});
+  grown.value = Matrix<double>::Zero(3, 1);
+  grown.grad = Matrix<double>::Ones(3, 1);
+  CHECK_THROWS_WITH(grown_adam.step(), Catch::Matchers::Contains("create the optimiser after"));
+  CHECK(grown.value.isZero(0.0));
   metnet::AdamState<double> wrong{.step = 3, .first_moment = {Matrix<double>::Zero(2, 2)},
                                   .second_moment = {Matrix<double>::Zero(2, 2)}};
   CHECK_THROWS_AS(adam.load_state(wrong), metnet::ShapeError);

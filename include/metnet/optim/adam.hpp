@@ -273,6 +273,16 @@ class Adam {
   }
 
   void check_gradient_shapes() const {
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+      const Matrix<T>& value = parameters_[k]->value;
+      const Matrix<T>& moment = state_.first_moment[k];
+      if (value.rows() != moment.rows() || value.cols() != moment.cols()) {
+        throw ShapeError("Adam::step: parameter '" + parameters_[k]->name + "': expected the shape " +
+                         std::to_string(moment.rows()) + "x" + std::to_string(moment.cols()) +
+                         " it had when the optimiser was created, found " + std::to_string(value.rows()) + "x" +
+                         std::to_string(value.cols()) + "; create the optimiser after the last change of shape");
+      }
+    }
     for (const Parameter<T>* parameter : parameters_) {
       if (parameter->grad.rows() != parameter->value.rows() || parameter->grad.cols() != parameter->value.cols()) {
         throw ShapeError("Adam::step: parameter '" + parameter->name + "': expected a gradient of shape " +
