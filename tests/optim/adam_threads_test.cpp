@@ -28,16 +28,21 @@ Matrix<float> random_matrix(Index rows, Index cols, std::uint64_t seed) {
   return m;
 }
 
-// Three training steps of two copies of one network, one on `threads`
-// threads and one on the calling thread. Width 90 gives weights of 8100
-// values, more than one piece of the update.
-void check_threads_match_serial(const AdamOptions& options, int threads) {
+// A network 7 -> 2 x 90 -> 2. Width 90 gives weights of 8100 values, more
+// than one piece of the update.
+MlpConfig small_config() {
   MlpConfig config;
   config.inputs = 7;
   config.width = 90;
   config.hidden_layers = 2;
   config.outputs = 2;
+  return config;
+}
 
+// Three training steps of two copies of one network, one on `threads`
+// threads and one on the calling thread.
+void check_threads_match_serial(const AdamOptions& options, int threads) {
+  const MlpConfig config = small_config();
   metnet::Rng init_rng(5);
   Mlp<float> parallel(config, init_rng);
   Mlp<float> serial(parallel.weights());
@@ -82,14 +87,8 @@ TEST_CASE("Adam on threads equals Adam on one", "[optim][adam][threads]") {
 }
 
 TEST_CASE("Adam zero_grad on threads clears every gradient", "[optim][adam][threads]") {
-  MlpConfig config;
-  config.inputs = 7;
-  config.width = 90;
-  config.hidden_layers = 2;
-  config.outputs = 2;
-
   metnet::Rng init_rng(6);
-  Mlp<float> network(config, init_rng);
+  Mlp<float> network(small_config(), init_rng);
   network.set_threads(2);
   Adam<float> adam(network.parameters());
   network.forward_backward(random_matrix(40, 7, 1), random_matrix(40, 2, 2), Vector<float>(), metnet::Huber{});

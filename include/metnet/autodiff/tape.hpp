@@ -262,11 +262,7 @@ class Tape {
   // tape, and the body must not throw.
   template <class Body>
   void for_ranges(Index count, Index grain, const Body& body) const {
-    if (execution_ != nullptr && execution_->pool != nullptr) {
-      execution_->pool->for_ranges(count, grain, body);
-    } else if (count > 0) {
-      body(Index(0), count);
-    }
+    detail::run_ranges(execution_.get(), count, grain, body);
   }
 
   // Compute x W^T, dy W and dy^T x with Eigen's GEMM on one thread instead of

@@ -28,6 +28,18 @@ struct Execution {
   bool eigen_products = false;      // Eigen's GEMM, one thread, instead of the packed kernel of gemm.hpp
 };
 
+// Calls body(begin, end) on ranges that cover [0, count), with boundaries
+// at multiples of grain, on the thread pool of `execution` (see
+// ThreadPool::for_ranges), or body(0, count) here without one.
+template <class Body>
+void run_ranges(const Execution* execution, Index count, Index grain, const Body& body) {
+  if (execution != nullptr && execution->pool != nullptr) {
+    execution->pool->for_ranges(count, grain, body);
+  } else if (count > 0) {
+    body(Index(0), count);
+  }
+}
+
 template <class T>
 class Node {
  public:
@@ -108,11 +120,7 @@ class Node {
   // ThreadPool::for_ranges). Without a thread pool body(0, count) runs here.
   template <class Body>
   void for_ranges(Index count, Index grain, const Body& body) const {
-    if (execution_ != nullptr && execution_->pool != nullptr) {
-      execution_->pool->for_ranges(count, grain, body);
-    } else if (count > 0) {
-      body(Index(0), count);
-    }
+    run_ranges(execution_, count, grain, body);
   }
 
   bool eigen_products() const noexcept { return execution_ != nullptr && execution_->eigen_products; }
