@@ -149,9 +149,12 @@ class Adam {
     zero_grad(serial);
   }
 
-  // Clears the gradients on the threads of `runner`.
+  // Clears the gradients on the threads of `runner`. Throws ShapeError,
+  // before changing anything, if a parameter changed shape after the
+  // optimiser was created, because the pieces cover only the first shape.
   template <RangeRunner R>
   void zero_grad(R& runner) {
+    check_value_shapes("Adam::zero_grad");
     for (Parameter<T>* parameter : parameters_) {
       parameter->grad.resize(parameter->value.rows(), parameter->value.cols());
     }
@@ -272,17 +275,23 @@ class Adam {
     if (!(options.max_grad_norm >= 0.0)) fail("max_grad_norm >= 0 (0 disables clipping)", options.max_grad_norm);
   }
 
-  void check_gradient_shapes() const {
+  // Throws ShapeError, naming `function`, if a parameter's shape differs
+  // from the one it had when the optimiser was created.
+  void check_value_shapes(const std::string& function) const {
     for (std::size_t k = 0; k < parameters_.size(); ++k) {
       const Matrix<T>& value = parameters_[k]->value;
       const Matrix<T>& moment = state_.first_moment[k];
       if (value.rows() != moment.rows() || value.cols() != moment.cols()) {
-        throw ShapeError("Adam::step: parameter '" + parameters_[k]->name + "': expected the shape " +
+        throw ShapeError(function + ": parameter '" + parameters_[k]->name + "': expected the shape " +
                          std::to_string(moment.rows()) + "x" + std::to_string(moment.cols()) +
                          " it had when the optimiser was created, found " + std::to_string(value.rows()) + "x" +
                          std::to_string(value.cols()) + "; create the optimiser after the last change of shape");
       }
     }
+  }
+
+  void check_gradient_shapes() const {
+    check_value_shapes("Adam::step");
     for (const Parameter<T>* parameter : parameters_) {
       if (parameter->grad.rows() != parameter->value.rows() || parameter->grad.cols() != parameter->value.cols()) {
         throw ShapeError("Adam::step: parameter '" + parameter->name + "': expected a gradient of shape " +
