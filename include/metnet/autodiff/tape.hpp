@@ -26,7 +26,8 @@
 // normalisation between n threads, by rows of each result, and sums over
 // rows by columns. Every element is computed in the same order whatever n
 // is, so values and gradients do not depend on the thread count. The other
-// operations run on the calling thread. Idle threads sleep, never spin.
+// operations run on the calling thread. Idle threads poll for up to 100 us,
+// yielding the core between checks, and then sleep.
 
 #include <memory>
 #include <string>
