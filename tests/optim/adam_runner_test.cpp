@@ -269,6 +269,20 @@ TEST_CASE("Adam step on runners rejects non-finite gradients", "[optim][adam][th
   SECTION("float") { check_non_finite_on_all_runners<float>(); }
 }
 
+TEST_CASE("Adam step names the first non-finite gradient", "[optim][adam][threads]") {
+  // Bad gradients in p2 and p5: the reverse runner reaches p5 first, but the
+  // message must name p2, as gradient_norm does on one thread.
+  std::vector<Parameter<float>> parameters = make_parameters<float>(12);
+  fill_gradients(parameters, 13);
+  parameters[2].grad(4094, 0) = std::numeric_limits<float>::infinity();
+  parameters[5].grad(0, 0) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(metnet::gradient_norm(pointers(parameters)), Catch::Contains("'p2'"));
+  Adam<float> adam(pointers(parameters));
+  ReverseRunner reverse{1};
+  CHECK_THROWS_WITH(adam.step(reverse), Catch::Contains("'p2'"));
+  CHECK(adam.step_count() == 0);
+}
+
 TEST_CASE("Adam step keeps the norm of finite huge gradients", "[optim][adam][threads]") {
   // Squares of 1e200 overflow double, so the norm is infinite while every
   // gradient is finite: the step must not throw, and clipping to a finite
