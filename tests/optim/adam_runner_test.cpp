@@ -79,7 +79,11 @@ std::vector<Parameter<T>> make_parameters(std::uint64_t seed) {
   std::vector<Parameter<T>> parameters;
   for (std::size_t k = 0; k < boundary_shapes.size(); ++k) {
     const auto [rows, cols] = boundary_shapes[k];
-    Parameter<T> parameter{.name = "p" + std::to_string(k), .value = Matrix<T>(rows, cols), .grad = {}};
+    // Appended rather than "p" + std::to_string(k), on which GCC 12 warns
+    // about a memcpy that cannot happen (-Wrestrict).
+    std::string name = "p";
+    name += std::to_string(k);
+    Parameter<T> parameter{.name = name, .value = Matrix<T>(rows, cols), .grad = {}};
     for (Index i = 0; i < parameter.value.size(); ++i) {
       parameter.value.data()[i] = static_cast<T>(rng.normal());
     }

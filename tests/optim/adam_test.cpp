@@ -199,6 +199,7 @@ TEST_CASE("Adam rejects bad options and gradients", "[optim][adam]") {
   auto theta = scalar_parameter(1.0);
   CHECK_THROWS_AS(Adam<double>({&theta}, AdamOptions{.beta1 = 1.0}), metnet::ConfigError);
   CHECK_THROWS_AS(Adam<double>({&theta}, AdamOptions{.lr = -1.0}), metnet::ConfigError);
+  CHECK_THROWS_WITH(Adam<double>({&theta, &theta}), Catch::Matchers::Contains("appears twice"));
   Adam<double> adam({&theta});
   theta.grad(0, 0) = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_AS(adam.step(), metnet::NumericError);

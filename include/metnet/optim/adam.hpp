@@ -77,6 +77,7 @@ class Adam {
   Adam(ParameterList<T> parameters, AdamOptions options = {})
       : parameters_(std::move(parameters)), options_(std::move(options)) {
     validate(options_);
+    check_distinct(parameters_);
     state_.first_moment.reserve(parameters_.size());
     state_.second_moment.reserve(parameters_.size());
     for (std::size_t k = 0; k < parameters_.size(); ++k) {
@@ -261,6 +262,19 @@ class Adam {
     // which a trapping floating-point environment turns into SIGFPE. detail::ExactSqrt is the correctly
     // rounded square root, vectorised where the instruction set has one.
     theta -= c.step_size * m / (v.unaryExpr(detail::ExactSqrt{}) * c.inv_sqrt_bias2 + c.eps);
+  }
+
+  // Rejects a list that contains a parameter twice, which the update would
+  // change twice per step, at the same time on two threads.
+  static void check_distinct(const ParameterList<T>& parameters) {
+    for (std::size_t k = 0; k < parameters.size(); ++k) {
+      for (std::size_t j = 0; j < k; ++j) {
+        if (parameters[j] == parameters[k]) {
+          throw ConfigError("Adam: parameter '" + parameters[k]->name + "' appears twice in the list (positions " +
+                            std::to_string(j) + " and " + std::to_string(k) + "); pass each parameter once");
+        }
+      }
+    }
   }
 
   static void validate(const AdamOptions& options) {
