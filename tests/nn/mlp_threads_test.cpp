@@ -8,12 +8,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/random_matrix.hpp"
+
 #include "../autodiff/test_huber.hpp"
 #include "metnet/core/random.hpp"
 #include "metnet/nn.hpp"
 #include "metnet/optim/adam.hpp"
 
 namespace {
+
+using metnet::test::normal_matrix;
 
 using metnet::Index;
 using metnet::Matrix;
@@ -28,16 +32,6 @@ MlpConfig odd_config() {
   config.hidden_layers = 3;
   config.width = 70;
   return config;
-}
-
-template <class T>
-Matrix<T> random_batch(Index rows, Index cols, std::uint64_t seed) {
-  metnet::Rng rng(seed);
-  Matrix<T> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) {
-    m.data()[i] = static_cast<T>(rng.normal());
-  }
-  return m;
 }
 
 struct StepResult {
@@ -59,8 +53,8 @@ StepResult train_steps(int threads, bool eigen_products) {
   StepResult result;
   for (int step = 0; step < 3; ++step) {
     const Index rows = step == 1 ? 37 : 101;
-    const Matrix<float> x = random_batch<float>(rows, 77, 20 + static_cast<std::uint64_t>(step));
-    const Matrix<float> target = random_batch<float>(rows, 2, 30 + static_cast<std::uint64_t>(step));
+    const Matrix<float> x = normal_matrix<float>(rows, 77, 20 + static_cast<std::uint64_t>(step));
+    const Matrix<float> target = normal_matrix<float>(rows, 2, 30 + static_cast<std::uint64_t>(step));
     optimiser.zero_grad();
     result.losses.push_back(mlp.forward_backward(x, target, metnet::Vector<float>(), loss));
     optimiser.step();

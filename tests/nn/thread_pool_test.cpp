@@ -16,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/random_matrix.hpp"
+
 #include "metnet/autodiff/detail/thread_pool.hpp"
 #include "metnet/core/random.hpp"
 #include "metnet/loss/huber.hpp"
@@ -23,6 +25,8 @@
 #include "metnet/optim/adam.hpp"
 
 namespace {
+
+using metnet::test::normal_matrix;
 
 using metnet::Index;
 using metnet::Matrix;
@@ -70,15 +74,6 @@ int count_early_returns(ThreadPool& pool, int calls, bool pause_between) {
   return early;
 }
 
-Matrix<float> random_matrix(Index rows, Index cols, std::uint64_t seed) {
-  metnet::Rng rng(seed);
-  Matrix<float> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) {
-    m.data()[i] = static_cast<float>(rng.normal());
-  }
-  return m;
-}
-
 // Five steps of training with Adam on the network's own threads, with
 // clipping and decoupled decay, and returns the parameters.
 std::vector<Matrix<float>> train_on_threads(int threads) {
@@ -98,8 +93,8 @@ std::vector<Matrix<float>> train_on_threads(int threads) {
   for (int step = 0; step < 5; ++step) {
     const Index rows = step % 2 == 0 ? 67 : 130;
     adam.zero_grad(network);
-    network.forward_backward(random_matrix(rows, config.inputs, 40 + static_cast<std::uint64_t>(step)),
-                             random_matrix(rows, config.outputs, 50 + static_cast<std::uint64_t>(step)),
+    network.forward_backward(normal_matrix<float>(rows, config.inputs, 40 + static_cast<std::uint64_t>(step)),
+                             normal_matrix<float>(rows, config.outputs, 50 + static_cast<std::uint64_t>(step)),
                              metnet::Vector<float>(), metnet::Huber{});
     adam.step(network);
   }

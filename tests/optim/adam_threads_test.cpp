@@ -4,12 +4,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/random_matrix.hpp"
+
 #include "metnet/core/random.hpp"
 #include "metnet/loss/huber.hpp"
 #include "metnet/nn/mlp.hpp"
 #include "metnet/optim/adam.hpp"
 
 namespace {
+
+using metnet::test::normal_matrix;
 
 using metnet::Adam;
 using metnet::AdamOptions;
@@ -18,15 +22,6 @@ using metnet::Matrix;
 using metnet::Mlp;
 using metnet::MlpConfig;
 using metnet::Vector;
-
-Matrix<float> random_matrix(Index rows, Index cols, std::uint64_t seed) {
-  metnet::Rng rng(seed);
-  Matrix<float> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) {
-    m.data()[i] = static_cast<float>(rng.normal());
-  }
-  return m;
-}
 
 // A network 7 -> 2 x 90 -> 2. Width 90 gives weights of 8100 values, more
 // than one piece of the update.
@@ -52,8 +47,8 @@ void check_threads_match_serial(const AdamOptions& options, int threads) {
   const metnet::Huber loss{};
 
   for (int step = 0; step < 3; ++step) {
-    const Matrix<float> inputs = random_matrix(50, config.inputs, 10 + step);
-    const Matrix<float> targets = random_matrix(50, config.outputs, 20 + step);
+    const Matrix<float> inputs = normal_matrix<float>(50, config.inputs, 10 + step);
+    const Matrix<float> targets = normal_matrix<float>(50, config.outputs, 20 + step);
     parallel_adam.zero_grad(parallel);
     serial_adam.zero_grad();
     parallel.forward_backward(inputs, targets, Vector<float>(), loss);
@@ -91,7 +86,9 @@ TEST_CASE("Adam zero_grad on threads clears every gradient", "[optim][adam][thre
   Mlp<float> network(small_config(), init_rng);
   network.set_threads(2);
   Adam<float> adam(network.parameters());
-  network.forward_backward(random_matrix(40, 7, 1), random_matrix(40, 2, 2), Vector<float>(), metnet::Huber{});
+  const Matrix<float> inputs = normal_matrix<float>(40, 7, 1);
+  const Matrix<float> targets = normal_matrix<float>(40, 2, 2);
+  network.forward_backward(inputs, targets, Vector<float>(), metnet::Huber{});
   adam.zero_grad(network);
   for (const auto* parameter : network.parameters()) {
     INFO(parameter->name);
