@@ -42,10 +42,6 @@ double sum_of_squares(const T* x, Index n) noexcept {
   return sum;
 }
 
-}  // namespace detail
-
-namespace detail {
-
 // Throws NumericError, naming the parameter, if its gradient is not finite.
 // `sum` is sum_of_squares of that gradient: the full check runs only when
 // the sum is not finite.

@@ -125,16 +125,6 @@ class SiluLayerNormNode final : public Node<T> {
     return Eigen::internal::pset1<V>(value);
   }
 
-  // Returns the sum of a packet's lanes, or the scalar itself.
-  template <class V>
-  static T lane_sum(const V& value) {
-    if constexpr (std::is_same_v<V, T>) {
-      return value;
-    } else {
-      return Eigen::internal::predux(value);
-    }
-  }
-
   // Computes rows [begin, end) in three passes per row, in L1. The first
   // writes silu(h) = h sigmoid(h) into y and sums it, the second sums the
   // squares of the centred values, and the third writes the output.
