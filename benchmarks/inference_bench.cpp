@@ -159,7 +159,7 @@ Index packed_weight_bytes(const metnet::MlpWeights<float>& weights, bool bf16) {
 // need to deliver one event's weights, a lower bound of the single event.
 // Reading faster was tried on AMD Zen 4 (Net S, 0.63 MB from L2) with 16
 // sums, 256-bit loads, integer ORs, two streams per page and software
-// prefetch 2 to 4 KB ahead; none beat these eight sums by more than the
+// prefetch 2 to 4 KB ahead. None beat these eight sums by more than the
 // noise.
 void register_weight_stream(const Fixture& fixture) {
   using Packet = metnet::detail::Packet<float>;

@@ -8,8 +8,8 @@
 //
 // A training step calls for_ranges about twice per layer and direction,
 // with little work in between. So an idle worker first polls for the next
-// call for up to spin_time, and the caller polls for the workers' end of a
-// call for as long, before either sleeps on a condition variable. Waking a
+// call for up to spin_time before it sleeps on a condition variable. The
+// caller likewise polls for the workers' end of a call before it sleeps. Waking a
 // sleeping thread takes a system call and a wait for the scheduler, which
 // is long next to a Net S layer (about 0.3 ms on two threads). The polling
 // loops yield the core between checks, so that other processes still run.
