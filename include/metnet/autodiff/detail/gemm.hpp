@@ -41,6 +41,9 @@ inline constexpr int gemm_tile_packets = batch_packets;
 // the FMA peak instead of 88 % (16 gave 93 %, measured alone, not in a step).
 inline constexpr Index prefetch_steps = 8;
 
+// Steps of the reduction between two prefetches of the next tile of C.
+inline constexpr Index next_tile_spacing = 4;
+
 // Width of one packed column block of B: gemm_tile_packets packets.
 template <class T>
 inline constexpr Index gemm_block_width = gemm_tile_packets * packet_size<T>;
@@ -222,9 +225,15 @@ EIGEN_STRONG_INLINE void store_packet(const GemmProblem<T>& problem, const Packe
 
 // The E x Q-packet tile of C at (row, column). `block` points at packet 0 of
 // the tile's columns in row 0 of B, whose rows are `block_width` values apart.
+// next_tile, when set, is C at the next tile's first row and column. The
+// reduction prefetches its E x Q packets for writing, one every
+// next_tile_spacing steps of k. C is often a buffer that is not in cache,
+// and the hardware prefetchers do not follow E short runs per row.
+// On a Zen 4 core, dx = dy W of Net S with C out of cache took 0.310 ms
+// instead of 0.342 ms (0.302 ms with C in cache).
 template <int E, int Q, bool Transposed, class T>
 EIGEN_STRONG_INLINE void gemm_tile(const GemmProblem<T>& problem, Index row, Index column, const T* block,
-                                   Index block_width) noexcept {
+                                   Index block_width, T* next_tile) noexcept {
   using P = Packet<T>;
   constexpr Index lanes = packet_size<T>;
   P acc[E][Q];
@@ -249,6 +258,10 @@ EIGEN_STRONG_INLINE void gemm_tile(const GemmProblem<T>& problem, Index row, Ind
       // further on. The hardware prefetchers do not follow this stride
       // across pages, and A is usually not in cache in dW = dy^T x.
       __builtin_prefetch(a + prefetch_steps * k_step);
+    }
+    if (next_tile != nullptr && k % next_tile_spacing == 0 && k < next_tile_spacing * E * Q) {
+      const Index packet = k / next_tile_spacing;
+      __builtin_prefetch(next_tile + (packet / Q) * problem.c_stride + (packet % Q) * lanes, 1);
     }
     P ak[E];
     METNET_DETAIL_UNROLL
@@ -283,14 +296,14 @@ EIGEN_STRONG_INLINE void gemm_tile(const GemmProblem<T>& problem, Index row, Ind
 // A tile of Q packets, Q <= MaxQ chosen at run time.
 template <int E, int MaxQ, bool Transposed, class T>
 EIGEN_STRONG_INLINE void gemm_tile_dispatch(Index q, const GemmProblem<T>& problem, Index row, Index column,
-                                            const T* block, Index block_width) noexcept {
+                                            const T* block, Index block_width, T* next_tile) noexcept {
   if constexpr (MaxQ > 1) {
     if (q < MaxQ) {
-      gemm_tile_dispatch<E, MaxQ - 1, Transposed>(q, problem, row, column, block, block_width);
+      gemm_tile_dispatch<E, MaxQ - 1, Transposed>(q, problem, row, column, block, block_width, next_tile);
       return;
     }
   }
-  gemm_tile<E, MaxQ, Transposed>(problem, row, column, block, block_width);
+  gemm_tile<E, MaxQ, Transposed>(problem, row, column, block, block_width, next_tile);
 }
 
 // The last rows < E of a column block, as one tile of that many rows.
@@ -303,7 +316,8 @@ EIGEN_STRONG_INLINE void gemm_tail_rows(Index rows, Index q, const GemmProblem<T
       return;
     }
   }
-  gemm_tile_dispatch<E, gemm_tile_packets, Transposed>(q, problem, row, column, block, block_width);
+  gemm_tile_dispatch<E, gemm_tile_packets, Transposed>(q, problem, row, column, block, block_width,
+                                                      static_cast<T*>(nullptr));
 }
 
 template <bool Transposed, class T>
@@ -320,7 +334,12 @@ void gemm_rows_impl(const GemmProblem<T>& problem, Index row_begin, Index row_en
     const Index step = in_place ? problem.panel_stride : width;
     Index row = row_begin;
     for (; row + gemm_tile_rows <= row_end; row += gemm_tile_rows) {
-      gemm_tile_dispatch<gemm_tile_rows, gemm_tile_packets, Transposed>(q, problem, row, column, block, step);
+      // The next tile when it is a whole one in the same column block.
+      T* next_tile = row + 2 * gemm_tile_rows <= row_end
+                         ? problem.c + (row + gemm_tile_rows) * problem.c_stride + column
+                         : nullptr;
+      gemm_tile_dispatch<gemm_tile_rows, gemm_tile_packets, Transposed>(q, problem, row, column, block, step,
+                                                                        next_tile);
     }
     if (row < row_end) {
       gemm_tail_rows<gemm_tile_rows - 1, Transposed>(row_end - row, q, problem, row, column, block, step);
