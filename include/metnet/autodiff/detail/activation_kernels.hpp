@@ -23,11 +23,30 @@
 
 namespace metnet::detail {
 
+// Computes sigmoid on one SIMD packet with Eigen's vectorised exp, written
+// with packet operations because Eigen 3.4 does not vectorise select().
+template <class Packet>
+EIGEN_STRONG_INLINE Packet sigmoid_packet(const Packet& value) {
+  using T = typename Eigen::internal::unpacket_traits<Packet>::type;
+  const Packet one = Eigen::internal::pset1<Packet>(T(1));
+  // e = exp(-|x|), in (0, 1]; the numerator is 1 for x >= 0 and e below.
+  const Packet e = Eigen::internal::pexp(Eigen::internal::pnegate(Eigen::internal::pabs(value)));
+  const Packet negative = Eigen::internal::pcmp_lt(value, Eigen::internal::pzero(value));
+  const Packet numerator = Eigen::internal::pselect(negative, e, one);
+  return Eigen::internal::pdiv(numerator, Eigen::internal::padd(one, e));
+}
+
+// Computes sigmoid of one value with std::exp.
+template <class T>
+T sigmoid_scalar(T value) {
+  const T e = std::exp(-std::abs(value));
+  return (value < T(0) ? e : T(1)) / (T(1) + e);
+}
+
 // Write sigmoid(x[i]) into sigmoid[i] for i < n; x and sigmoid may be the
-// same array. Whole packets use Eigen's vectorised exp and the values after
-// the last whole packet std::exp, so each element's result depends only on
-// its position from x. Written with packet operations because Eigen 3.4
-// does not vectorise select().
+// same array. Whole packets use sigmoid_packet and the values after the
+// last whole packet sigmoid_scalar. So each element's result depends only on
+// its position from x.
 template <class T>
 void sigmoid_into(const T* x, T* sigmoid, Index n) {
   using P = Eigen::internal::packet_traits<T>;
@@ -35,19 +54,12 @@ void sigmoid_into(const T* x, T* sigmoid, Index n) {
   constexpr Index lanes = P::size;
   Index i = 0;
   if constexpr (P::Vectorizable && P::HasExp && lanes > 1) {
-    const Packet one = Eigen::internal::pset1<Packet>(T(1));
-    const Packet zero = Eigen::internal::pset1<Packet>(T(0));
     for (; i + lanes <= n; i += lanes) {
-      const Packet value = Eigen::internal::ploadu<Packet>(x + i);
-      // e = exp(-|x|), in (0, 1]; the numerator is 1 for x >= 0 and e below.
-      const Packet e = Eigen::internal::pexp(Eigen::internal::pnegate(Eigen::internal::pabs(value)));
-      const Packet numerator = Eigen::internal::pselect(Eigen::internal::pcmp_lt(value, zero), e, one);
-      Eigen::internal::pstoreu(sigmoid + i, Eigen::internal::pdiv(numerator, Eigen::internal::padd(one, e)));
+      Eigen::internal::pstoreu(sigmoid + i, sigmoid_packet(Eigen::internal::ploadu<Packet>(x + i)));
     }
   }
   for (; i < n; ++i) {
-    const T e = std::exp(-std::abs(x[i]));
-    sigmoid[i] = (x[i] < T(0) ? e : T(1)) / (T(1) + e);
+    sigmoid[i] = sigmoid_scalar(x[i]);
   }
 }
 

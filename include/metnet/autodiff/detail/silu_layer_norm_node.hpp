@@ -8,7 +8,7 @@
 // The backward pass recomputes silu(h) and x_hat row by row in L1, so a
 // training step stores two matrices per layer instead of the four of the
 // separate nodes, and computes each exp once. Each row is processed in
-// packets, in three passes forward and two backward.
+// packets, in two passes forward and two backward.
 // Rows are split between the tape's threads. The sums over rows for gamma
 // and beta go through partial sums over fixed blocks of block_rows rows,
 // added in block order, so the results do not depend on the thread count.
@@ -125,61 +125,67 @@ class SiluLayerNormNode final : public Node<T> {
     return Eigen::internal::pset1<V>(value);
   }
 
-  // Computes rows [begin, end) in three passes per row, in L1. The first
-  // writes silu(h) = h sigmoid(h) into y and sums it, the second sums the
-  // squares of the centred values, and the third writes the output.
-  // sigmoid(h) goes to sigmoid_ when the node requires a gradient, and to a
-  // row buffer otherwise.
+  // Computes rows [begin, end) in two passes per row, in L1. The first
+  // computes sigmoid(h) and silu(h) = h sigmoid(h), writes silu(h) into y
+  // and adds it to the row's shifted sums. These are the statistics helpers
+  // of the inference kernels, so mean and 1 / std are rounded as there. The
+  // second pass writes the output. sigmoid(h) goes to sigmoid_ when the node
+  // requires a gradient, and nowhere otherwise.
   void forward_rows(Index begin, Index end) {
-    using Eigen::internal::padd;
     using Eigen::internal::pmadd;
     using Eigen::internal::pmul;
     using Eigen::internal::psub;
     const Index d = h_->value().cols();
-    const T inv_d = T(1) / static_cast<T>(d);
     const T* gamma = gamma_->value().data();
     const T* beta = beta_->value().data();
     const bool keep_sigmoid = this->requires_grad();
-    alignas(64) T sigmoid_buffer[max_width];
+    alignas(64) T tail[lanes];
     for (Index i = begin; i < end; ++i) {
       const T* h = h_->value().data() + i * d;
       T* y = this->value().data() + i * d;
-      T* s = keep_sigmoid ? sigmoid_.data() + i * d : sigmoid_buffer;
-      sigmoid_into(h, s, d);
-
-      P packet_sum = broadcast<P>(T(0));
-      T sum = T(0);
-      for_row(d, [&](Index j, auto tag) {
-        using V = decltype(tag);
-        const V a = pmul(load<V>(h + j), load<V>(s + j));
-        store(y + j, a);
-        if constexpr (std::is_same_v<V, T>) {
-          sum += a;
-        } else {
-          packet_sum = padd(packet_sum, a);
+      T* s = keep_sigmoid ? sigmoid_.data() + i * d : nullptr;
+      ShiftedSums<T> sums = start_shifted_sums(T(0));
+      Index j = 0;
+      if constexpr (lanes > 1 && Eigen::internal::packet_traits<T>::HasExp) {
+        for (; j + lanes <= d; j += lanes) {
+          const P h_j = Eigen::internal::ploadu<P>(h + j);
+          const P s_j = sigmoid_packet(h_j);
+          if (keep_sigmoid) {
+            Eigen::internal::pstoreu(s + j, s_j);
+          }
+          const P a = pmul(h_j, s_j);
+          Eigen::internal::pstoreu(y + j, a);
+          if (j == 0) {
+            sums = start_shifted_sums(first_lane(a));
+          }
+          add_shifted(sums, a, lanes);
         }
-      });
-      const T mu = (lane_sum(packet_sum) + sum) * inv_d;
-
-      P packet_squares = broadcast<P>(T(0));
-      T squares = T(0);
-      for_row(d, [&](Index j, auto tag) {
-        using V = decltype(tag);
-        const V c = psub(load<V>(y + j), broadcast<V>(mu));
-        if constexpr (std::is_same_v<V, T>) {
-          squares += c * c;
-        } else {
-          packet_squares = pmadd(c, c, packet_squares);
+      }
+      // The values after the last whole packet, in partial packets of up to
+      // `lanes` values with std::exp.
+      for (; j < d; j += lanes) {
+        const Index valid = std::min<Index>(lanes, d - j);
+        for (Index k = 0; k < valid; ++k) {
+          const T s_k = sigmoid_scalar(h[j + k]);
+          if (keep_sigmoid) {
+            s[j + k] = s_k;
+          }
+          tail[k] = h[j + k] * s_k;
+          y[j + k] = tail[k];
         }
-      });
-      const T inv_std = T(1) / std::sqrt((lane_sum(packet_squares) + squares) * inv_d + eps_);
-      mean_(i) = mu;
-      inv_std_(i) = inv_std;
+        if (j == 0) {
+          sums = start_shifted_sums(tail[0]);
+        }
+        add_shifted(sums, Eigen::internal::pload<P>(tail), valid);
+      }
+      const RowNorm<T> norm = finish_statistics(sums, d, eps_);
+      mean_(i) = norm.mean;
+      inv_std_(i) = norm.inv_std;
 
-      for_row(d, [&](Index j, auto tag) {
+      for_row(d, [&](Index k, auto tag) {
         using V = decltype(tag);
-        const V x_hat = pmul(psub(load<V>(y + j), broadcast<V>(mu)), broadcast<V>(inv_std));
-        store(y + j, pmadd(x_hat, load<V>(gamma + j), load<V>(beta + j)));
+        const V x_hat = pmul(psub(load<V>(y + k), broadcast<V>(norm.mean)), broadcast<V>(norm.inv_std));
+        store(y + k, pmadd(x_hat, load<V>(gamma + k), load<V>(beta + k)));
       });
     }
   }
