@@ -25,11 +25,13 @@ namespace {
 
 // Records a graph with every operation on a tape running on `threads`
 // threads, replays it three times and returns the heap allocations made
-// during the replays.
-std::size_t replay_allocations(int threads) {
+// during the replays. Without intermediate gradients the nodes borrow
+// their gradient buffers from the tape's pool in each pass.
+std::size_t replay_allocations(int threads, bool keep_intermediate_grads = true) {
   using metnet::Matrix;
   metnet::Tape<float> tape;
   tape.set_threads(threads);
+  tape.set_keep_intermediate_grads(keep_intermediate_grads);
   metnet::Parameter<float> w1{"w1", Matrix<float>::Constant(16, 8, 0.1f), {}};
   metnet::Parameter<float> b1{"b1", Matrix<float>::Constant(1, 16, 0.01f), {}};
   metnet::Parameter<float> gamma{"gamma", Matrix<float>::Ones(1, 16), {}};
@@ -73,4 +75,9 @@ TEST_CASE("replayed graph allocates nothing", "[autodiff][allocation]") { CHECK(
 
 TEST_CASE("replay on two threads allocates nothing", "[autodiff][allocation][threads]") {
   CHECK(replay_allocations(2) == 0);
+}
+
+TEST_CASE("replay with shared intermediate gradients allocates nothing", "[autodiff][allocation][shared_grads]") {
+  CHECK(replay_allocations(1, false) == 0);
+  CHECK(replay_allocations(2, false) == 0);
 }

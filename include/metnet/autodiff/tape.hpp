@@ -20,7 +20,12 @@
 //
 // Gradients of parameters (Parameter<T>) accumulate across backward passes
 // until Parameter::zero_grad, as in PyTorch. Gradients of every other node
-// are overwritten by each backward pass.
+// are overwritten by each backward pass. With
+// set_keep_intermediate_grads(false), which Mlp uses, only inputs and
+// parameters have a gradient after backward, as in PyTorch. The
+// intermediate nodes then borrow their gradient buffers from a small shared
+// pool during the pass (autodiff/detail/grad_pool.hpp), so the pass touches
+// less memory and more of it is in cache.
 //
 // Threads: set_threads(n) splits the matrix products, SiLU and layer
 // normalisation between n threads, by rows of each result, and sums over
@@ -29,6 +34,7 @@
 // operations run on the calling thread. Idle threads poll for up to 100 us,
 // yielding the core between checks, and then sleep.
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -56,12 +62,16 @@ class Tape {
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
   // A moved-from tape runs on one thread until set_threads is called again.
-  Tape(Tape&& other) noexcept : nodes_(std::move(other.nodes_)), execution_(std::move(other.execution_)) {
+  Tape(Tape&& other) noexcept
+      : nodes_(std::move(other.nodes_)),
+        execution_(std::move(other.execution_)),
+        grad_pool_(std::move(other.grad_pool_)) {
     adopt_nodes();
   }
   Tape& operator=(Tape&& other) noexcept {
     nodes_ = std::move(other.nodes_);
     execution_ = std::move(other.execution_);
+    grad_pool_ = std::move(other.grad_pool_);
     adopt_nodes();
     return *this;
   }
@@ -266,6 +276,34 @@ class Tape {
     detail::run_ranges(execution_.get(), count, grain, body);
   }
 
+  // Whether nodes other than inputs and parameters keep their gradient after
+  // backward (the default), so that Var::grad() can read it. With false they
+  // share a few buffers during the pass and Var::has_grad() is false for
+  // them afterwards. Applies to the nodes recorded so far and later.
+  void set_keep_intermediate_grads(bool keep) {
+    if (keep == keep_intermediate_grads()) {
+      return;
+    }
+    if (keep) {
+      for (auto& node : nodes_) {
+        node->set_grad_pool(nullptr);
+      }
+      grad_pool_.reset();
+    } else {
+      grad_pool_ = std::make_unique<detail::GradPool<T>>();
+      for (auto& node : nodes_) {
+        node->set_grad_pool(grad_pool_.get());
+      }
+    }
+  }
+
+  bool keep_intermediate_grads() const noexcept { return grad_pool_ == nullptr; }
+
+  // Gradient buffers the intermediate nodes share, in use or free (0 when
+  // they keep their own): the peak number of gradients alive at once in a
+  // backward pass, about 3 for an MLP of any depth.
+  std::size_t shared_grad_buffers() const noexcept { return grad_pool_ == nullptr ? 0 : grad_pool_->size(); }
+
   // Compute x W^T, dy W and dy^T x with Eigen's GEMM on one thread instead of
   // the packed kernel: the reference path for tests and benchmarks.
   void set_eigen_products(bool enabled) { ensure_execution().eigen_products = enabled; }
@@ -317,6 +355,8 @@ class Tape {
       if (node.has_grad() && node.requires_grad()) {
         node.backward();
       }
+      // Nothing reads this gradient any more: a borrowed buffer can serve the next nodes.
+      node.release_grad();
     }
   }
 
@@ -348,6 +388,7 @@ class Tape {
   Var<T> record(Args&&... args) {
     auto node = std::make_unique<NodeType>(this, std::forward<Args>(args)...);
     node->set_execution(execution_.get());
+    node->set_grad_pool(grad_pool_.get());
     node->forward();
     nodes_.push_back(std::move(node));
     return Var<T>(nodes_.back().get());
@@ -385,6 +426,7 @@ class Tape {
   std::vector<std::unique_ptr<detail::Node<T>>> nodes_;
   std::unique_ptr<Execution> execution_ = std::make_unique<Execution>();
   Matrix<T> seed_;
+  std::unique_ptr<detail::GradPool<T>> grad_pool_;  // null: intermediate nodes keep their gradients
 };
 
 }  // namespace metnet

@@ -276,6 +276,8 @@ class Mlp {
 
   void record_graph(ConstMatrixRef<T> input) {
     tape_.clear();
+    // Only the input and parameter gradients are read after backward.
+    tape_.set_keep_intermediate_grads(false);
     input_ = tape_.input(input, input_grad_enabled_);
     Var<T> h = input_;
     // SiLU and LayerNorm as one node, which keeps fewer intermediate values.

@@ -4,12 +4,15 @@
 // with respect to it, and the forward and backward rules of one operation.
 //
 // Each node owns its buffers, so a graph that is replayed with the same batch
-// shape reuses them and does not allocate. Leaves (inputs, parameters) have
+// shape reuses them and does not allocate. On a tape that does not keep
+// intermediate gradients, an intermediate node borrows its gradient buffer
+// from the tape's GradPool instead (grad_pool.hpp). Leaves (inputs, parameters) have
 // no rules. A parameter leaf reads and accumulates into the Parameter<T> it
 // wraps instead of owning buffers.
 
 #include <memory>
 
+#include "metnet/autodiff/detail/grad_pool.hpp"
 #include "metnet/autodiff/detail/thread_pool.hpp"
 #include "metnet/autodiff/parameter.hpp"
 #include "metnet/core/types.hpp"
@@ -69,6 +72,8 @@ class Node {
   // Forget the gradient of the previous backward pass. A parameter keeps
   // accumulating into Parameter::grad, which only zero_grad clears.
   void begin_backward() {
+    // A buffer still held after a pass that threw goes back first.
+    release_grad();
     if (parameter_ != nullptr) {
       if (parameter_->grad.rows() != parameter_->value.rows() ||
           parameter_->grad.cols() != parameter_->value.cols()) {
@@ -84,6 +89,9 @@ class Node {
   // pass and add to it afterwards, so that no pass needs to zero the buffers.
   template <class Expression>
   void accumulate_grad(const Expression& expression) {
+    if (!has_grad_) {
+      take_grad_buffer(expression.rows(), expression.cols());
+    }
     if (has_grad_) {
       *grad_ += expression;
     } else {
@@ -96,6 +104,9 @@ class Node {
   // straight into the gradient buffer. Neither factor may be this gradient.
   template <class Lhs, class Rhs>
   void accumulate_grad_product(const Lhs& lhs, const Rhs& rhs) {
+    if (!has_grad_) {
+      take_grad_buffer(lhs.rows(), rhs.cols());
+    }
     if (has_grad_) {
       grad_->noalias() += lhs * rhs;
     } else {
@@ -109,6 +120,7 @@ class Node {
   // caller assigns every element, because the buffer is sized but not cleared.
   Matrix<T>& start_grad(Index rows, Index cols) {
     if (!has_grad_) {
+      take_grad_buffer(rows, cols);
       grad_->resize(rows, cols);
       has_grad_ = true;
     }
@@ -129,6 +141,25 @@ class Node {
   void set_requires_grad(bool requires_grad) noexcept { requires_grad_ = requires_grad; }
   void mark_input() noexcept { is_input_ = true; }
 
+  // Sets the pool from which an intermediate node (neither an input nor a
+  // parameter) borrows its gradient buffer in each backward pass, returning
+  // it in release_grad. Without a pool the node keeps its own buffer.
+  void set_grad_pool(GradPool<T>* pool) noexcept {
+    release_grad();
+    grad_pool_ = pool;
+  }
+
+  // Returns a borrowed gradient buffer to the pool, after which has_grad()
+  // is false. Nothing for a node that keeps its own.
+  void release_grad() noexcept {
+    if (borrowed_grad_ != nullptr) {
+      grad_pool_->give_back(borrowed_grad_);
+      borrowed_grad_ = nullptr;
+      grad_ = &own_grad_;
+      has_grad_ = false;
+    }
+  }
+
   void bind_parameter(Parameter<T>& parameter) noexcept {
     parameter_ = &parameter;
     value_ = &parameter.value;
@@ -137,12 +168,23 @@ class Node {
   }
 
  private:
+  // Before the first contribution of a pass: borrow a buffer of this shape
+  // when the node uses a pool.
+  void take_grad_buffer(Index rows, Index cols) {
+    if (grad_pool_ != nullptr && borrowed_grad_ == nullptr && parameter_ == nullptr && !is_input_) {
+      borrowed_grad_ = grad_pool_->take(rows, cols);
+      grad_ = borrowed_grad_;
+    }
+  }
+
   const Tape<T>* owner_;
   Matrix<T> own_value_;
   Matrix<T> own_grad_;
   Matrix<T>* value_ = &own_value_;
   Matrix<T>* grad_ = &own_grad_;
   Parameter<T>* parameter_ = nullptr;
+  GradPool<T>* grad_pool_ = nullptr;    // set when the tape does not keep intermediate gradients
+  Matrix<T>* borrowed_grad_ = nullptr;  // the buffer grad_ points at, borrowed from grad_pool_
   const Execution* execution_ = nullptr;
   bool requires_grad_ = false;
   bool is_input_ = false;
