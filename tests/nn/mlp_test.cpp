@@ -8,7 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -389,5 +393,162 @@ TEST_CASE("Mlp step raises no floating-point exception", "[nn][mlp][fenv]") {
     for (auto* parameter : mlp.parameters()) {
       CHECK(parameter->grad.allFinite());
     }
+  }
+}
+
+namespace {
+
+// The graph that Mlp records, on a tape that keeps every gradient, with
+// copies of the network's parameters: the reference for the Mlp's tape,
+// which shares its intermediate gradient buffers.
+template <class T>
+struct KeptTapeMlp {
+  std::vector<metnet::Parameter<T>> parameters;
+  metnet::Tape<T> tape;
+  metnet::Var<T> input;
+  metnet::Var<T> output;
+
+  KeptTapeMlp(Mlp<T>& mlp, const MlpConfig& config, metnet::ConstMatrixRef<T> x, int threads) {
+    for (const auto* parameter : mlp.parameters()) {
+      parameters.push_back({parameter->name, parameter->value, {}});
+      parameters.back().zero_grad();
+    }
+    tape.set_threads(threads);
+    input = tape.input(x, true);
+    const bool fused = config.activation == metnet::Activation::silu && config.layer_norm;
+    const std::size_t block = config.layer_norm ? 4 : 2;
+    const T eps = static_cast<T>(config.layer_norm_eps);
+    metnet::Var<T> h = input;
+    for (Index layer = 0; layer < config.hidden_layers; ++layer) {
+      const std::size_t first = static_cast<std::size_t>(layer) * block;
+      h = tape.linear(h, parameter(first), parameter(first + 1));
+      if (fused) {
+        h = tape.silu_layer_norm(h, parameter(first + 2), parameter(first + 3), eps);
+        continue;
+      }
+      h = config.activation == metnet::Activation::relu ? tape.relu(h) : tape.tanh(h);
+      if (config.layer_norm) {
+        h = tape.layer_norm(h, parameter(first + 2), parameter(first + 3), eps);
+      }
+    }
+    const std::size_t head = static_cast<std::size_t>(config.hidden_layers) * block;
+    output = tape.linear(h, parameter(head), parameter(head + 1));
+  }
+
+  metnet::Var<T> parameter(std::size_t index) { return tape.parameter(parameters[index]); }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Mlp gradients equal a kept tape", "[nn][mlp][shared_grads]", float, double) {
+  // Mlp's tape shares intermediate gradient buffers. Its output, input
+  // gradient and parameter gradients must equal, bit for bit, those of the
+  // same graph on a tape that keeps every gradient, also after a change of
+  // batch size.
+  using T = TestType;
+  const int threads = GENERATE(1, 2);
+  const auto activation = GENERATE(metnet::Activation::silu, metnet::Activation::relu, metnet::Activation::tanh);
+  const Index hidden_layers = GENERATE(Index(0), Index(3));
+  INFO("threads " << threads << ", activation " << metnet::to_string(activation) << ", hidden layers "
+                  << hidden_layers);
+  MlpConfig config = small_config(activation);
+  config.hidden_layers = hidden_layers;
+  metnet::Rng rng(21);
+  Mlp<T> mlp(config, rng);
+  mlp.set_threads(threads);
+  mlp.set_input_grad(true);
+  KeptTapeMlp<T> kept(mlp, config, random_batch<T>(7, 5, 22), threads);
+
+  const Index batches[] = {7, 7, 2, 33, 7};
+  for (std::size_t step = 0; step < std::size(batches); ++step) {
+    const Index rows = batches[step];
+    INFO("step " << step << ", rows " << rows);
+    const Matrix<T> x = random_batch<T>(rows, 5, 23 + step);
+    const Matrix<T> grad_output = random_batch<T>(rows, 2, 43 + step);
+    kept.tape.set_value(kept.input, x);
+    kept.tape.forward();
+    const Matrix<T>& output = mlp.forward(x);
+    REQUIRE(output == kept.output.value());
+
+    mlp.backward(grad_output);
+    kept.tape.backward(kept.output, grad_output);
+    REQUIRE(kept.input.has_grad());
+    CHECK(mlp.input_grad() == kept.input.grad());
+    const auto parameters = mlp.parameters();
+    REQUIRE(parameters.size() == kept.parameters.size());
+    for (std::size_t k = 0; k < parameters.size(); ++k) {
+      INFO("parameter " << parameters[k]->name);
+      CHECK(parameters[k]->grad == kept.parameters[k].grad);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("Mlp step after a non-finite loss", "[nn][mlp][shared_grads]", float, double) {
+  // forward_backward throws on a NaN loss after the forward pass. The next
+  // step must give the gradients of a network that never saw the NaN.
+  using T = TestType;
+  const int threads = GENERATE(1, 2);
+  INFO("threads " << threads);
+  const Matrix<T> x = random_batch<T>(6, 5, 24);
+  const Matrix<T> target = random_batch<T>(6, 2, 25);
+  Matrix<T> bad_target = target;
+  bad_target(3, 1) = std::numeric_limits<T>::quiet_NaN();
+
+  metnet::Rng rng(26);
+  Mlp<T> mlp(small_config(), rng);
+  metnet::Rng twin_rng(26);
+  Mlp<T> twin(small_config(), twin_rng);
+  for (Mlp<T>* network : {&mlp, &twin}) {
+    network->set_threads(threads);
+    network->set_input_grad(true);
+  }
+
+  CHECK_THROWS_AS(mlp.forward_backward(x, bad_target, metnet::Vector<T>(), metnet::test::TestHuber{}),
+                  metnet::NumericError);
+  mlp.zero_grad();
+  const T value = mlp.forward_backward(x, target, metnet::Vector<T>(), metnet::test::TestHuber{});
+  const T twin_value = twin.forward_backward(x, target, metnet::Vector<T>(), metnet::test::TestHuber{});
+  CHECK(value == twin_value);
+  CHECK(mlp.input_grad() == twin.input_grad());
+  const auto parameters = mlp.parameters();
+  const auto twin_parameters = twin.parameters();
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    INFO("parameter " << parameters[k]->name);
+    CHECK(parameters[k]->grad == twin_parameters[k]->grad);
+  }
+}
+
+TEMPLATE_TEST_CASE("Mlp moved between steps", "[nn][mlp][shared_grads]", float, double) {
+  // Moving an Mlp moves its tape, whose nodes borrow gradient buffers from
+  // a pool that the tape owns.
+  using T = TestType;
+  const Matrix<T> x = random_batch<T>(5, 5, 27);
+  const Matrix<T> grad_output = random_batch<T>(5, 2, 28);
+  metnet::Rng rng(29);
+  Mlp<T> original(small_config(), rng);
+  metnet::Rng twin_rng(29);
+  Mlp<T> twin(small_config(), twin_rng);
+  for (Mlp<T>* network : {&original, &twin}) {
+    network->set_threads(2);
+    network->set_input_grad(true);
+    network->forward(x);
+    network->backward(grad_output);
+  }
+
+  Mlp<T> moved(std::move(original));
+  metnet::Rng other_rng(30);
+  Mlp<T> assigned(small_config(), other_rng);
+  assigned.forward(x);
+  assigned = std::move(moved);
+  for (Mlp<T>* network : {&assigned, &twin}) {
+    network->forward(x);
+    network->backward(grad_output);
+  }
+  CHECK(assigned.input_grad() == twin.input_grad());
+  const auto parameters = assigned.parameters();
+  const auto twin_parameters = twin.parameters();
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    INFO("parameter " << parameters[k]->name);
+    CHECK(parameters[k]->grad == twin_parameters[k]->grad);
   }
 }
