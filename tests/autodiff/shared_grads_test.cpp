@@ -483,7 +483,7 @@ TEMPLATE_TEST_CASE("shared tape x x^T products", "[autodiff][shared_grads]", flo
   using T = TestType;
   const int threads = GENERATE(1, 2);
   const bool eigen_products = GENERATE(false, true);
-  const Index rows = GENERATE(Index(1), Index(3), Index(45));
+  const Index rows = GENERATE(Index(0), Index(1), Index(3), Index(45));
   INFO("threads " << threads << ", Eigen products " << eigen_products << ", rows " << rows);
   const auto record = [&](Tape<T>& tape, std::vector<Parameter<T>>& p) {
     tape.set_eigen_products(eigen_products);
@@ -508,10 +508,11 @@ TEMPLATE_TEST_CASE("shared tape x x^T products", "[autodiff][shared_grads]", flo
 TEMPLATE_TEST_CASE("shared tape gradients of many shapes", "[autodiff][shared_grads]", float, double) {
   // A 2 x n and an n x 2 gradient have the same number of values, so they
   // can share one buffer after a resize. So can the 1 x 1 gradients, and
-  // for n = 1 also the 1 x 2 and 2 x 1 ones.
+  // for n = 1 also the 1 x 2 and 2 x 1 ones. For n = 0 every gradient but
+  // the 1 x 1 ones and the parameters' is empty.
   using T = TestType;
   const int threads = GENERATE(1, 2);
-  const Index rows = GENERATE(Index(1), Index(2), Index(17));
+  const Index rows = GENERATE(Index(0), Index(1), Index(2), Index(17));
   INFO("threads " << threads << ", rows " << rows);
   const auto record = [&](Tape<T>& tape, std::vector<Parameter<T>>& p) {
     Recorded<T> graph;
