@@ -408,14 +408,15 @@ struct KeptTapeMlp {
   metnet::Var<T> input;
   metnet::Var<T> output;
 
-  KeptTapeMlp(Mlp<T>& mlp, const MlpConfig& config, metnet::ConstMatrixRef<T> x, int threads) {
+  KeptTapeMlp(Mlp<T>& mlp, const MlpConfig& config, metnet::ConstMatrixRef<T> x, int threads, bool eigen_products) {
     for (const auto* parameter : mlp.parameters()) {
       parameters.push_back({parameter->name, parameter->value, {}});
       parameters.back().zero_grad();
     }
     tape.set_threads(threads);
+    tape.set_eigen_products(eigen_products);
     input = tape.input(x, true);
-    const bool fused = config.activation == metnet::Activation::silu && config.layer_norm;
+    const bool fused = !eigen_products && config.activation == metnet::Activation::silu && config.layer_norm;
     const std::size_t block = config.layer_norm ? 4 : 2;
     const T eps = static_cast<T>(config.layer_norm_eps);
     metnet::Var<T> h = input;
@@ -426,7 +427,12 @@ struct KeptTapeMlp {
         h = tape.silu_layer_norm(h, parameter(first + 2), parameter(first + 3), eps);
         continue;
       }
-      h = config.activation == metnet::Activation::relu ? tape.relu(h) : tape.tanh(h);
+      switch (config.activation) {
+        case metnet::Activation::identity: break;
+        case metnet::Activation::relu: h = tape.relu(h); break;
+        case metnet::Activation::silu: h = tape.silu(h); break;
+        case metnet::Activation::tanh: h = tape.tanh(h); break;
+      }
       if (config.layer_norm) {
         h = tape.layer_norm(h, parameter(first + 2), parameter(first + 3), eps);
       }
@@ -447,17 +453,20 @@ TEMPLATE_TEST_CASE("Mlp gradients equal a kept tape", "[nn][mlp][shared_grads]",
   // batch size.
   using T = TestType;
   const int threads = GENERATE(1, 2);
-  const auto activation = GENERATE(metnet::Activation::silu, metnet::Activation::relu, metnet::Activation::tanh);
+  const auto activation = GENERATE(metnet::Activation::silu, metnet::Activation::relu, metnet::Activation::tanh,
+                                   metnet::Activation::identity);
   const Index hidden_layers = GENERATE(Index(0), Index(3));
+  const bool eigen_products = GENERATE(false, true);
   INFO("threads " << threads << ", activation " << metnet::to_string(activation) << ", hidden layers "
-                  << hidden_layers);
+                  << hidden_layers << ", Eigen products " << eigen_products);
   MlpConfig config = small_config(activation);
   config.hidden_layers = hidden_layers;
   metnet::Rng rng(21);
   Mlp<T> mlp(config, rng);
   mlp.set_threads(threads);
+  mlp.set_eigen_products(eigen_products);
   mlp.set_input_grad(true);
-  KeptTapeMlp<T> kept(mlp, config, random_batch<T>(7, 5, 22), threads);
+  KeptTapeMlp<T> kept(mlp, config, random_batch<T>(7, 5, 22), threads, eigen_products);
 
   const Index batches[] = {7, 7, 2, 33, 7};
   for (std::size_t step = 0; step < std::size(batches); ++step) {
