@@ -750,3 +750,51 @@ TEST_CASE("shared tape after a failed backward", "[autodiff][shared_grads]") {
   }
   CHECK(failed_passes > 0);
 }
+
+TEMPLATE_TEST_CASE("shared tape backward from leaves", "[autodiff][shared_grads]", float, double) {
+  // A root may be an input, a parameter, or an intermediate value that
+  // needs no gradient. Only the leaf itself, or nothing, gets a gradient.
+  using T = TestType;
+  Var<T> kept_constant;
+  Var<T> shared_constant;
+  Var<T> kept_weight;
+  Var<T> shared_weight;
+  const auto record = [&](Tape<T>& tape, std::vector<Parameter<T>>& p) {
+    Recorded<T> graph = record_reuse_graph<T>(tape, p, 8);
+    const bool keep = tape.keep_intermediate_grads();
+    (keep ? kept_constant : shared_constant) = tape.tanh(graph.inputs[1]);
+    (keep ? kept_weight : shared_weight) = tape.parameter(p[6]);
+    return graph;
+  };
+  TapePair<T, decltype(record)> tapes(reuse_shapes(), 2, record);
+  tapes.backward_both();
+
+  const Matrix<T> x_upstream = random_values<T>(8, 5, 101);
+  tapes.kept_tape.backward(tapes.kept.grad_inputs[0], x_upstream);
+  tapes.shared_tape.backward(tapes.shared.grad_inputs[0], x_upstream);
+  CHECK(tapes.shared.grad_inputs[0].grad() == x_upstream);
+  tapes.check();
+
+  const Matrix<T> weight_upstream = random_values<T>(2, reuse_width, 102);
+  const Matrix<T> weight_grad_before = tapes.shared_parameters[6].grad;
+  tapes.kept_tape.backward(kept_weight, weight_upstream);
+  tapes.shared_tape.backward(shared_weight, weight_upstream);
+  CHECK(tapes.shared_parameters[6].grad == weight_grad_before + weight_upstream);
+  CHECK_FALSE(tapes.shared.grad_inputs[0].has_grad());
+  CHECK_FALSE(tapes.kept.grad_inputs[0].has_grad());
+
+  REQUIRE_FALSE(shared_constant.requires_grad());
+  tapes.kept_tape.backward(kept_constant, Matrix<T>::Ones(8, 2));
+  tapes.shared_tape.backward(shared_constant, Matrix<T>::Ones(8, 2));
+  CHECK_FALSE(shared_constant.has_grad());
+  CHECK(kept_constant.has_grad());
+  CHECK_FALSE(tapes.shared.grad_inputs[0].has_grad());
+  for (std::size_t i = 0; i < tapes.kept_parameters.size(); ++i) {
+    INFO("parameter " << i);
+    CHECK(tapes.kept_parameters[i].grad == tapes.shared_parameters[i].grad);
+  }
+
+  // A normal pass afterwards.
+  tapes.backward_both();
+  tapes.check();
+}
