@@ -147,7 +147,7 @@ TEST_CASE("shared gradients equal kept gradients", "[autodiff][shared_grads]") {
   }
 }
 
-TEST_CASE("keeping intermediate gradients again makes them readable", "[autodiff][shared_grads]") {
+TEST_CASE("kept gradients readable again", "[autodiff][shared_grads]") {
   Parameters kept_parameters(16);
   Parameters shared_parameters(16);
   Tape<float> kept_tape;
@@ -165,7 +165,7 @@ TEST_CASE("keeping intermediate gradients again makes them readable", "[autodiff
   CHECK(kept.hidden.grad() == shared.hidden.grad());
 }
 
-TEST_CASE("a moved tape goes on sharing intermediate gradients", "[autodiff][shared_grads]") {
+TEST_CASE("moved tape keeps sharing gradients", "[autodiff][shared_grads]") {
   Parameters kept_parameters(16);
   Parameters shared_parameters(16);
   Tape<float> kept_tape;
@@ -184,7 +184,7 @@ TEST_CASE("a moved tape goes on sharing intermediate gradients", "[autodiff][sha
   check_same_gradients(kept_parameters, shared_parameters);
 }
 
-TEST_CASE("a deep chain shares three gradient buffers", "[autodiff][shared_grads]") {
+TEST_CASE("deep chain shares three buffers", "[autodiff][shared_grads]") {
   // Blocks of linear + SiLU + LayerNorm on 64 x 32 values. Keeping every
   // gradient takes two buffers per block. Shared, three buffers serve every
   // block: the 1 x 1 gradient of the root, the gradient a node reads and the
@@ -797,4 +797,61 @@ TEMPLATE_TEST_CASE("shared tape backward from leaves", "[autodiff][shared_grads]
   // A normal pass afterwards.
   tapes.backward_both();
   tapes.check();
+}
+
+TEST_CASE("failed backward leaks no pool buffers", "[autodiff][shared_grads]") {
+  // After a pass that fails midway, the pool should hold as many buffers as
+  // after a pass that never failed, whether the graph is differentiated
+  // again or cleared and recorded anew.
+  const bool clear_and_record = GENERATE(false, true);
+  INFO("clear and record " << clear_and_record);
+  std::size_t clean_buffers = 0;
+  {
+    Parameters parameters(16);
+    Tape<float> tape;
+    tape.set_keep_intermediate_grads(false);
+    const Network network(tape, parameters, 12);
+    tape.backward(network.loss);
+    clean_buffers = tape.shared_grad_buffers();
+  }
+  REQUIRE(clean_buffers > 0);
+
+  bool passed = false;
+  for (long n = 1; n < 1000 && !passed; ++n) {
+    INFO("failing allocation " << n);
+    Parameters parameters(16);
+    Tape<float> tape;
+    tape.set_keep_intermediate_grads(false);
+    Network network(tape, parameters, 12);
+    allocations_until_failure.store(n);
+    try {
+      tape.backward(network.loss);
+      passed = true;
+    } catch (const std::bad_alloc&) {
+    }
+    allocations_until_failure.store(0);
+    if (clear_and_record) {
+      tape.clear();
+      network = Network(tape, parameters, 12);
+    }
+    tape.backward(network.loss);
+    CHECK(tape.shared_grad_buffers() == clean_buffers);
+  }
+}
+
+TEST_CASE("sharing drops gradients kept before", "[autodiff][shared_grads]") {
+  // Turning sharing on after a keeping pass frees the intermediate
+  // gradients at once, so that the memory the pool saves is not held twice.
+  Parameters parameters(16);
+  Tape<float> tape;
+  const Network network(tape, parameters, 12);
+  tape.backward(network.loss);
+  REQUIRE(network.hidden.has_grad());
+
+  tape.set_keep_intermediate_grads(false);
+  CHECK_FALSE(network.hidden.has_grad());
+  CHECK(network.x.has_grad());
+  tape.backward(network.loss);
+  CHECK_FALSE(network.hidden.has_grad());
+  CHECK(tape.shared_grad_buffers() > 0);
 }

@@ -360,8 +360,15 @@ class Tape {
     }
   }
 
-  // Drop every recorded node; all Vars of this tape become invalid.
-  void clear() noexcept { nodes_.clear(); }
+  // Drop every recorded node; all Vars of this tape become invalid. Shared
+  // gradient buffers that nodes still hold after a pass that threw go back
+  // to the pool first, so that the next graph reuses them.
+  void clear() noexcept {
+    for (auto& node : nodes_) {
+      node->release_grad();
+    }
+    nodes_.clear();
+  }
 
   std::size_t size() const noexcept { return nodes_.size(); }
 

@@ -147,6 +147,11 @@ class Node {
   void set_grad_pool(GradPool<T>* pool) noexcept {
     release_grad();
     grad_pool_ = pool;
+    if (pool != nullptr && parameter_ == nullptr && !is_input_) {
+      // A gradient kept from an earlier pass would hold memory the pool saves.
+      own_grad_.resize(0, 0);
+      has_grad_ = false;
+    }
   }
 
   // Returns a borrowed gradient buffer to the pool, after which has_grad()
