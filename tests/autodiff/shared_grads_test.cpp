@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/random_matrix.hpp"
 #include "metnet/autodiff.hpp"
 #include "metnet/core/random.hpp"
 #include "test_huber.hpp"
@@ -60,29 +61,21 @@ using metnet::Matrix;
 using metnet::Parameter;
 using metnet::Tape;
 using metnet::Var;
-
-Matrix<float> random_matrix(Index rows, Index cols, std::uint64_t seed) {
-  metnet::Rng rng(seed);
-  Matrix<float> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) {
-    m.data()[i] = static_cast<float>(rng.normal());
-  }
-  return m;
-}
+using metnet::test::normal_matrix;
 
 // The parameters of Network, with gradients set to zero.
 struct Parameters {
   std::vector<Parameter<float>> list;
 
   explicit Parameters(Index width) {
-    list.push_back({"w1", random_matrix(width, 7, 1), {}});
-    list.push_back({"b1", random_matrix(1, width, 2), {}});
-    list.push_back({"gamma1", random_matrix(1, width, 3), {}});
-    list.push_back({"beta1", random_matrix(1, width, 4), {}});
-    list.push_back({"gamma2", random_matrix(1, width, 5), {}});
-    list.push_back({"beta2", random_matrix(1, width, 6), {}});
-    list.push_back({"w2", random_matrix(2, width, 7), {}});
-    list.push_back({"b2", random_matrix(1, 2, 8), {}});
+    list.push_back({"w1", normal_matrix<float>(width, 7, 1), {}});
+    list.push_back({"b1", normal_matrix<float>(1, width, 2), {}});
+    list.push_back({"gamma1", normal_matrix<float>(1, width, 3), {}});
+    list.push_back({"beta1", normal_matrix<float>(1, width, 4), {}});
+    list.push_back({"gamma2", normal_matrix<float>(1, width, 5), {}});
+    list.push_back({"beta2", normal_matrix<float>(1, width, 6), {}});
+    list.push_back({"w2", normal_matrix<float>(2, width, 7), {}});
+    list.push_back({"b2", normal_matrix<float>(1, 2, 8), {}});
     for (auto& p : list) {
       p.zero_grad();
     }
@@ -98,8 +91,8 @@ struct Network {
 
   Network(Tape<float>& tape, Parameters& p, Index rows) {
     auto& w = p.list;
-    x = tape.input(random_matrix(rows, 7, 9), true);
-    const Var<float> target = tape.input(random_matrix(rows, 2, 10));
+    x = tape.input(normal_matrix<float>(rows, 7, 9), true);
+    const Var<float> target = tape.input(normal_matrix<float>(rows, 2, 10));
     const Var<float> weights = tape.input(Matrix<float>::Ones(rows, 1));
     hidden = tape.linear(x, tape.parameter(w[0]), tape.parameter(w[1]));
     Var<float> h = tape.silu_layer_norm(hidden, tape.parameter(w[2]), tape.parameter(w[3]));
@@ -194,9 +187,9 @@ TEST_CASE("deep chain shares three buffers", "[autodiff][shared_grads]") {
     parameters.reserve(static_cast<std::size_t>(4 * layers));
     Tape<float> tape;
     tape.set_keep_intermediate_grads(keep);
-    Var<float> h = tape.input(random_matrix(64, 32, 11));
+    Var<float> h = tape.input(normal_matrix<float>(64, 32, 11));
     for (Index layer = 0; layer < layers; ++layer) {
-      parameters.push_back({"w", random_matrix(32, 32, 12 + static_cast<std::uint64_t>(layer)), {}});
+      parameters.push_back({"w", normal_matrix<float>(32, 32, 12 + static_cast<std::uint64_t>(layer)), {}});
       parameters.push_back({"b", Matrix<float>::Zero(1, 32), {}});
       parameters.push_back({"gamma", Matrix<float>::Ones(1, 32), {}});
       parameters.push_back({"beta", Matrix<float>::Zero(1, 32), {}});
@@ -224,23 +217,13 @@ TEST_CASE("deep chain shares three buffers", "[autodiff][shared_grads]") {
 
 namespace {
 
-template <class T>
-Matrix<T> random_values(Index rows, Index cols, std::uint64_t seed) {
-  metnet::Rng rng(seed);
-  Matrix<T> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) {
-    m.data()[i] = static_cast<T>(rng.normal());
-  }
-  return m;
-}
-
 // Parameters of the given shapes with gradients set to zero. The same seed
 // gives both tapes of a comparison the same values.
 template <class T>
 std::vector<Parameter<T>> make_parameters(const std::vector<std::pair<Index, Index>>& shapes, std::uint64_t seed) {
   std::vector<Parameter<T>> parameters;
   for (const auto& [rows, cols] : shapes) {
-    parameters.push_back({std::to_string(parameters.size()), random_values<T>(rows, cols, seed++), {}});
+    parameters.push_back({std::to_string(parameters.size()), normal_matrix<T>(rows, cols, seed++), {}});
     parameters.back().zero_grad();
   }
   return parameters;
@@ -259,7 +242,7 @@ struct Recorded {
 template <class T>
 void set_batch(Tape<T>& tape, const Recorded<T>& graph, Index rows, std::uint64_t seed) {
   for (const Var<T>& input : graph.inputs) {
-    Matrix<T> value = random_values<T>(rows, input.cols(), seed++);
+    Matrix<T> value = normal_matrix<T>(rows, input.cols(), seed++);
     if (input.cols() == 1) {
       value = value.cwiseAbs();  // per-event loss weights
     }
@@ -281,9 +264,9 @@ std::vector<std::pair<Index, Index>> reuse_shapes() {
 template <class T>
 Recorded<T> record_reuse_graph(Tape<T>& tape, std::vector<Parameter<T>>& p, Index rows) {
   Recorded<T> graph;
-  const Var<T> x = tape.input(random_values<T>(rows, 5, 31), true);
-  const Var<T> target = tape.input(random_values<T>(rows, 2, 32));
-  const Var<T> weights = tape.input(random_values<T>(rows, 1, 33).cwiseAbs());
+  const Var<T> x = tape.input(normal_matrix<T>(rows, 5, 31), true);
+  const Var<T> target = tape.input(normal_matrix<T>(rows, 2, 32));
+  const Var<T> weights = tape.input(normal_matrix<T>(rows, 1, 33).cwiseAbs());
   graph.inputs = {x, target, weights};
   graph.grad_inputs = {x};
 
@@ -430,7 +413,7 @@ TEMPLATE_TEST_CASE("shared tape upstream aliasing its buffers", "[autodiff][shar
   Roots shared_roots;
   const auto record = [&](Tape<T>& tape, std::vector<Parameter<T>>& p) {
     Recorded<T> graph;
-    const Var<T> x = tape.input(random_values<T>(rows, 5, 51), true);
+    const Var<T> x = tape.input(normal_matrix<T>(rows, 5, 51), true);
     const Var<T> w = tape.parameter(p[0]);
     graph.inputs = {x};
     graph.grad_inputs = {x};
@@ -490,7 +473,7 @@ TEMPLATE_TEST_CASE("shared tape x x^T products", "[autodiff][shared_grads]", flo
   const auto record = [&](Tape<T>& tape, std::vector<Parameter<T>>& p) {
     tape.set_eigen_products(eigen_products);
     Recorded<T> graph;
-    const Var<T> x = tape.input(random_values<T>(rows, 9, 61), true);
+    const Var<T> x = tape.input(normal_matrix<T>(rows, 9, 61), true);
     graph.inputs = {x};
     graph.grad_inputs = {x};
     const Var<T> h = tape.silu(tape.linear(x, tape.parameter(p[0]), tape.parameter(p[1])));
@@ -518,8 +501,8 @@ TEMPLATE_TEST_CASE("shared tape gradients of many shapes", "[autodiff][shared_gr
   INFO("threads " << threads << ", rows " << rows);
   const auto record = [&](Tape<T>& tape, std::vector<Parameter<T>>& p) {
     Recorded<T> graph;
-    const Var<T> x = tape.input(random_values<T>(rows, 3, 71), true);
-    const Var<T> target = tape.input(random_values<T>(2, rows, 72));
+    const Var<T> x = tape.input(normal_matrix<T>(rows, 3, 71), true);
+    const Var<T> target = tape.input(normal_matrix<T>(2, rows, 72));
     graph.inputs = {x, target};
     graph.grad_inputs = {x};
     const Var<T> wide = tape.tanh(tape.linear(x, tape.parameter(p[2]), tape.parameter(p[3])));  // n x 8
@@ -608,8 +591,8 @@ TEMPLATE_TEST_CASE("shared tape after a failed forward", "[autodiff][shared_grad
   using T = TestType;
   const auto record = [](Tape<T>& tape, std::vector<Parameter<T>>& p) {
     Recorded<T> graph;
-    const Var<T> x = tape.input(random_values<T>(8, 4, 91), true);
-    const Var<T> y = tape.input(random_values<T>(8, 4, 92), true);
+    const Var<T> x = tape.input(normal_matrix<T>(8, 4, 91), true);
+    const Var<T> y = tape.input(normal_matrix<T>(8, 4, 92), true);
     graph.inputs = {x, y};
     graph.grad_inputs = {x, y};
     const Var<T> h = tape.tanh(tape.linear(x, tape.parameter(p[0]), tape.parameter(p[1])));
@@ -621,7 +604,7 @@ TEMPLATE_TEST_CASE("shared tape after a failed forward", "[autodiff][shared_grad
   TapePair<T, decltype(record)> tapes({{4, 4}, {1, 4}}, 1, record);
   tapes.backward_both();
 
-  tapes.shared_tape.set_value(tapes.shared.inputs[0], random_values<T>(3, 4, 93));
+  tapes.shared_tape.set_value(tapes.shared.inputs[0], normal_matrix<T>(3, 4, 93));
   CHECK_THROWS_AS(tapes.shared_tape.forward(), metnet::ShapeError);
   // Errors found before the pass starts leave it alone too.
   CHECK_THROWS_AS(tapes.shared_tape.backward(tapes.shared.intermediates[0]), metnet::ShapeError);
@@ -769,13 +752,13 @@ TEMPLATE_TEST_CASE("shared tape backward from leaves", "[autodiff][shared_grads]
   TapePair<T, decltype(record)> tapes(reuse_shapes(), 2, record);
   tapes.backward_both();
 
-  const Matrix<T> x_upstream = random_values<T>(8, 5, 101);
+  const Matrix<T> x_upstream = normal_matrix<T>(8, 5, 101);
   tapes.kept_tape.backward(tapes.kept.grad_inputs[0], x_upstream);
   tapes.shared_tape.backward(tapes.shared.grad_inputs[0], x_upstream);
   CHECK(tapes.shared.grad_inputs[0].grad() == x_upstream);
   tapes.check();
 
-  const Matrix<T> weight_upstream = random_values<T>(2, reuse_width, 102);
+  const Matrix<T> weight_upstream = normal_matrix<T>(2, reuse_width, 102);
   const Matrix<T> weight_grad_before = tapes.shared_parameters[6].grad;
   tapes.kept_tape.backward(kept_weight, weight_upstream);
   tapes.shared_tape.backward(shared_weight, weight_upstream);
