@@ -331,6 +331,12 @@ struct TapePair {
   }
 
   void check() const { check_shared_like_kept(kept, kept_parameters, shared, shared_parameters); }
+
+  // Runs one backward pass on both tapes and compares their gradients.
+  void backward_and_check() {
+    backward_both();
+    check();
+  }
 };
 
 }  // namespace
@@ -349,8 +355,7 @@ TEMPLATE_TEST_CASE("shared tape with reused values", "[autodiff][shared_grads]",
 
   for (int pass = 0; pass < 3; ++pass) {
     INFO("pass " << pass);
-    tapes.backward_both();
-    tapes.check();
+    tapes.backward_and_check();
     // The kept tape does have these gradients, so the checks above that the
     // sharing tape lacks them are not vacuous.
     for (const Var<T>& var : tapes.kept.intermediates) {
@@ -377,8 +382,7 @@ TEMPLATE_TEST_CASE("shared tape backward from earlier roots", "[autodiff][shared
   };
   TapePair<T, decltype(record)> tapes(reuse_shapes(), threads, record);
 
-  tapes.backward_both();
-  tapes.check();
+  tapes.backward_and_check();
   CHECK_FALSE(tapes.kept.intermediates.back().has_grad());
   CHECK_FALSE(kept_tail.has_grad());
   CHECK_FALSE(shared_tail.has_grad());
@@ -392,8 +396,7 @@ TEMPLATE_TEST_CASE("shared tape backward from earlier roots", "[autodiff][shared
   CHECK_FALSE(tapes.shared.root.has_grad());
 
   // And from the first root again, with parameters still accumulating.
-  tapes.backward_both();
-  tapes.check();
+  tapes.backward_and_check();
 }
 
 TEMPLATE_TEST_CASE("shared tape upstream aliasing its buffers", "[autodiff][shared_grads]", float, double) {
@@ -426,8 +429,7 @@ TEMPLATE_TEST_CASE("shared tape upstream aliasing its buffers", "[autodiff][shar
     return graph;
   };
   TapePair<T, decltype(record)> tapes({{6, 5}, {1, 6}}, threads, record);
-  tapes.backward_both();
-  tapes.check();
+  tapes.backward_and_check();
 
   SECTION("the root's own value") {
     tapes.kept_tape.backward(kept_roots.hidden, kept_roots.hidden.value());
@@ -485,8 +487,7 @@ TEMPLATE_TEST_CASE("shared tape x x^T products", "[autodiff][shared_grads]", flo
   };
   TapePair<T, decltype(record)> tapes({{rows, 9}, {1, rows}}, threads, record);
   for (int pass = 0; pass < 2; ++pass) {
-    tapes.backward_both();
-    tapes.check();
+    tapes.backward_and_check();
   }
 }
 
@@ -516,8 +517,7 @@ TEMPLATE_TEST_CASE("shared tape gradients of many shapes", "[autodiff][shared_gr
   };
   TapePair<T, decltype(record)> tapes({{2, 8}, {1, 8}, {8, 3}, {1, 8}}, threads, record);
   for (int pass = 0; pass < 2; ++pass) {
-    tapes.backward_both();
-    tapes.check();
+    tapes.backward_and_check();
   }
 }
 
@@ -527,8 +527,7 @@ TEMPLATE_TEST_CASE("shared tape batch size changes", "[autodiff][shared_grads]",
   INFO("threads " << threads);
   const auto record = [](Tape<T>& tape, std::vector<Parameter<T>>& p) { return record_reuse_graph<T>(tape, p, 12); };
   TapePair<T, decltype(record)> tapes(reuse_shapes(), threads, record);
-  tapes.backward_both();
-  tapes.check();
+  tapes.backward_and_check();
 
   std::size_t buffers_after_both_sizes = 0;
   const Index batches[] = {5, 12, 1, 5, 12, 1, 5};
@@ -614,8 +613,7 @@ TEMPLATE_TEST_CASE("shared tape after a failed forward", "[autodiff][shared_grad
   set_batch(tapes.shared_tape, tapes.shared, 3, 94);
   tapes.kept_tape.forward();
   tapes.shared_tape.forward();
-  tapes.backward_both();
-  tapes.check();
+  tapes.backward_and_check();
 }
 
 TEMPLATE_TEST_CASE("shared tape cleared and recorded again", "[autodiff][shared_grads]", float, double) {
@@ -638,8 +636,7 @@ TEMPLATE_TEST_CASE("shared tape cleared and recorded again", "[autodiff][shared_
   tapes.shared = record_reuse_graph<T>(tapes.shared_tape, tapes.shared_parameters, 6);
   tapes.kept.root = tapes.kept_tape.sum(tapes.kept.intermediates[6]);
   tapes.shared.root = tapes.shared_tape.sum(tapes.shared.intermediates[6]);
-  tapes.backward_both();
-  tapes.check();
+  tapes.backward_and_check();
 }
 
 TEMPLATE_TEST_CASE("shared tape moved by assignment", "[autodiff][shared_grads]", float, double) {
@@ -778,8 +775,7 @@ TEMPLATE_TEST_CASE("shared tape backward from leaves", "[autodiff][shared_grads]
   }
 
   // A normal pass afterwards.
-  tapes.backward_both();
-  tapes.check();
+  tapes.backward_and_check();
 }
 
 TEST_CASE("failed backward leaks no pool buffers", "[autodiff][shared_grads]") {
