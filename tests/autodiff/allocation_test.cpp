@@ -4,6 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "allocation_counter.hpp"
 #include "metnet/autodiff.hpp"
 #include "test_huber.hpp"
@@ -23,6 +27,21 @@ TEST_CASE("allocation counter sees Eigen buffers", "[autodiff][allocation]") {
 
 namespace {
 
+// Returns once every thread of the tape has run a piece of one call. Under
+// AddressSanitizer a worker thread allocates while it starts, and on a busy
+// machine it may start only after the counter is on.
+void wait_for_threads(const metnet::Tape<float>& tape) {
+  const int threads = tape.threads();
+  std::atomic<int> started{0};
+  tape.for_ranges(threads, 1, [&](metnet::Index, metnet::Index) {
+    started.fetch_add(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (started.load() < threads && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+  });
+}
+
 // Records a graph with every operation on a tape running on `threads`
 // threads, replays it three times and returns the heap allocations made
 // during the replays. Without intermediate gradients the nodes borrow
@@ -32,6 +51,7 @@ std::size_t replay_allocations(int threads, bool keep_intermediate_grads = true)
   metnet::Tape<float> tape;
   tape.set_threads(threads);
   tape.set_keep_intermediate_grads(keep_intermediate_grads);
+  wait_for_threads(tape);
   metnet::Parameter<float> w1{"w1", Matrix<float>::Constant(16, 8, 0.1f), {}};
   metnet::Parameter<float> b1{"b1", Matrix<float>::Constant(1, 16, 0.01f), {}};
   metnet::Parameter<float> gamma{"gamma", Matrix<float>::Ones(1, 16), {}};
