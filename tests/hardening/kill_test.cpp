@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -45,13 +46,19 @@ struct KillOutcome {
 // Kills a rewriting child `rounds` times and classifies the target after each kill.
 KillOutcome kill_while_writing(const Writer& write, const Reader& read, int rounds) {
   const metnet::test::TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
   write(dir / "version0", 0);
+  const auto write_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   write(dir / "version1", 1);
   const std::string expected[2] = {metnet::test::read_bytes(dir / "version0"),
                                    metnet::test::read_bytes(dir / "version1")};
   const std::filesystem::path target = dir / "target";
   std::mt19937 random(20240611);
-  std::uniform_int_distribution<int> delay_us(0, 20000);
+  // Delays up to 20 ms, or up to three writes where one write takes longer
+  // (under a sanitizer on a busy machine), so that most kills come after the
+  // first rename.
+  const int max_delay_us = std::max<int>(20000, static_cast<int>(3 * write_us.count()));
+  std::uniform_int_distribution<int> delay_us(0, max_delay_us);
   KillOutcome outcome;
   for (int round = 0; round < rounds; ++round) {
     const pid_t child = fork();
@@ -94,7 +101,7 @@ void check(const KillOutcome& outcome, int rounds) {
                  << ", leftover temporary files " << outcome.leftover_temporaries);
   CHECK(outcome.damaged == 0);
   CHECK(outcome.absent + outcome.complete == rounds);
-  // With delays up to 20 ms most kills come after the first rename; none would mean the test never wrote.
+  // Most kills come after the first rename; none would mean the test never wrote.
   CHECK(outcome.complete > 0);
 }
 
