@@ -97,7 +97,7 @@ TEST_CASE("replay on two threads allocates nothing", "[autodiff][allocation][thr
   CHECK(replay_allocations(2) == 0);
 }
 
-TEST_CASE("replay with shared intermediate gradients allocates nothing", "[autodiff][allocation][shared_grads]") {
+TEST_CASE("shared-gradient replay allocates nothing", "[autodiff][allocation][shared_grads]") {
   CHECK(replay_allocations(1, false) == 0);
   CHECK(replay_allocations(2, false) == 0);
 }

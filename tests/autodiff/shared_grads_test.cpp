@@ -325,6 +325,14 @@ struct TapePair {
     shared = record(shared_tape, shared_parameters);
   }
 
+  // Gives both tapes the same new inputs of `rows` rows and replays them.
+  void forward_both(Index rows, std::uint64_t seed) {
+    set_batch(kept_tape, kept, rows, seed);
+    set_batch(shared_tape, shared, rows, seed);
+    kept_tape.forward();
+    shared_tape.forward();
+  }
+
   void backward_both() {
     kept_tape.backward(kept.root);
     shared_tape.backward(shared.root);
@@ -534,10 +542,7 @@ TEMPLATE_TEST_CASE("shared tape batch size changes", "[autodiff][shared_grads]",
   for (std::size_t step = 0; step < std::size(batches); ++step) {
     const Index rows = batches[step];
     INFO("step " << step << ", rows " << rows);
-    set_batch(tapes.kept_tape, tapes.kept, rows, 80 + step);
-    set_batch(tapes.shared_tape, tapes.shared, rows, 80 + step);
-    tapes.kept_tape.forward();
-    tapes.shared_tape.forward();
+    tapes.forward_both(rows, 80 + step);
     REQUIRE(tapes.kept.root.value() == tapes.shared.root.value());
     tapes.backward_both();
     REQUIRE(tapes.shared.grad_inputs[0].grad().rows() == rows);
@@ -609,10 +614,7 @@ TEMPLATE_TEST_CASE("shared tape after a failed forward", "[autodiff][shared_grad
   CHECK_THROWS_AS(tapes.shared_tape.backward(tapes.shared.intermediates[0]), metnet::ShapeError);
   CHECK_THROWS_AS(tapes.shared_tape.backward(tapes.shared.root, Matrix<T>::Ones(2, 1)), metnet::ShapeError);
 
-  set_batch(tapes.kept_tape, tapes.kept, 3, 94);
-  set_batch(tapes.shared_tape, tapes.shared, 3, 94);
-  tapes.kept_tape.forward();
-  tapes.shared_tape.forward();
+  tapes.forward_both(3, 94);
   tapes.backward_and_check();
 }
 

@@ -176,7 +176,7 @@ TEST_CASE("ThreadPool destruction in any state", "[nn][threads]") {
   CHECK(total.load() == expected);
 }
 
-TEST_CASE("Mlp training with Adam is equal on 1 to 7 threads", "[nn][threads]") {
+TEST_CASE("Mlp Adam training equal on 1-7 threads", "[nn][threads]") {
   const std::vector<Matrix<float>> one_thread = train_on_threads(1);
   for (const int threads : {2, 3, 4, 7}) {
     INFO("threads " << threads);
